@@ -1,0 +1,91 @@
+"""Where every table lives, on a local directory or any pyarrow/fsspec filesystem URL.
+
+Layout (DESIGN.md): `<base>/<layer>/<table>/date=<partition>/part-*.parquet`, published sets under
+`<base>/published/<set>/<version>/`. Writers stage into a sibling directory and swap it in, so a
+crash mid-write never leaves a half-written partition where readers look.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pyarrow.fs as pafs
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    base_url: str
+    fs: pafs.FileSystem = field(init=False, compare=False, repr=False)
+    root: str = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        url = self.base_url
+        if "://" not in url:
+            url = os.path.abspath(url)
+            fs, root = pafs.LocalFileSystem(), url
+        else:
+            fs, root = pafs.FileSystem.from_uri(url)
+        object.__setattr__(self, "fs", fs)
+        object.__setattr__(self, "root", root.rstrip("/"))
+
+    @property
+    def is_local(self) -> bool:
+        return isinstance(self.fs, pafs.LocalFileSystem)
+
+    def path(self, *parts: str) -> str:
+        """A path inside the warehouse filesystem."""
+        return "/".join([self.root, *parts])
+
+    def uri(self, *parts: str) -> str:
+        """A URL for engines that open files themselves (Spark, DuckDB)."""
+        if self.is_local:
+            return self.path(*parts)
+        scheme = self.base_url.split("://", 1)[0]
+        return f"{scheme}://{self.path(*parts)}"
+
+    def table_path(self, layer: str, table: str, partition: str | None = None) -> str:
+        parts = [layer, table] + ([f"date={partition}"] if partition else [])
+        return self.path(*parts)
+
+    def table_uri(self, layer: str, table: str, partition: str | None = None) -> str:
+        parts = [layer, table] + ([f"date={partition}"] if partition else [])
+        return self.uri(*parts)
+
+    def exists(self, path: str) -> bool:
+        return self.fs.get_file_info(path).type != pafs.FileType.NotFound
+
+    def read_text(self, path: str) -> str:
+        with self.fs.open_input_stream(path) as f:
+            return f.read().decode("utf-8")
+
+    def write_text_atomic(self, path: str, text: str) -> None:
+        """Write a small file so that readers see the old or the new content, never a mix."""
+        tmp = f"{path}.tmp-{uuid.uuid4().hex}"
+        with self.fs.open_output_stream(tmp) as f:
+            f.write(text.encode("utf-8"))
+        if self.is_local:
+            os.replace(tmp, path)  # atomic on POSIX
+        else:
+            # Object stores have no rename; a single-object PUT is atomic by itself.
+            self.fs.delete_file(tmp)
+            with self.fs.open_output_stream(path) as f:
+                f.write(text.encode("utf-8"))
+
+    @contextlib.contextmanager
+    def staged_dir(self, final: str) -> Iterator[str]:
+        """Yield a fresh staging directory that replaces `final` when the block succeeds."""
+        parent, name = final.rsplit("/", 1)
+        staging = f"{parent}/.{name}.staging-{uuid.uuid4().hex}"
+        self.fs.create_dir(staging, recursive=True)
+        try:
+            yield staging
+        except BaseException:
+            self.fs.delete_dir(staging)
+            raise
+        if self.exists(final):
+            self.fs.delete_dir(final)
+        self.fs.move(staging, final)

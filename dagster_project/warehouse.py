@@ -42,18 +42,20 @@ class Warehouse:
 
     def uri(self, *parts: str) -> str:
         """A URL for engines that open files themselves (Spark, DuckDB)."""
+        return self.to_uri(self.path(*parts))
+
+    def to_uri(self, path: str) -> str:
         if self.is_local:
-            return self.path(*parts)
+            return path
         scheme = self.base_url.split("://", 1)[0]
-        return f"{scheme}://{self.path(*parts)}"
+        return f"{scheme}://{path}"
 
     def table_path(self, layer: str, table: str, partition: str | None = None) -> str:
         parts = [layer, table] + ([f"date={partition}"] if partition else [])
         return self.path(*parts)
 
     def table_uri(self, layer: str, table: str, partition: str | None = None) -> str:
-        parts = [layer, table] + ([f"date={partition}"] if partition else [])
-        return self.uri(*parts)
+        return self.to_uri(self.table_path(layer, table, partition))
 
     def exists(self, path: str) -> bool:
         return self.fs.get_file_info(path).type != pafs.FileType.NotFound

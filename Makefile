@@ -1,0 +1,33 @@
+# Each target installs what it needs into .venv first (Python 3.11+, Java 17 for Spark).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+export DAGSTER_HOME := $(CURDIR)/.dagster_home
+
+.PHONY: install demo test dev clean
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(INSTALLED)
+
+$(DAGSTER_HOME):
+	mkdir -p $@
+
+## The main job on the embedded defaults: synthetic marketplace -> features -> published sets.
+demo: $(INSTALLED) | $(DAGSTER_HOME)
+	$(BIN)/recaug demo
+
+test: $(INSTALLED)
+	$(BIN)/pytest
+
+## The Dagster UI with the asset graph, runs of `make demo` included.
+dev: $(INSTALLED) | $(DAGSTER_HOME)
+	$(BIN)/dagster dev -w workspace.yaml
+
+clean:
+	rm -rf warehouse demo_data .dagster_home

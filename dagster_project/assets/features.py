@@ -1,0 +1,161 @@
+"""Spark feature tables: thin wiring from warehouse Parquet through `transforms` and back."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import dagster as dg
+import pyarrow.dataset as pads
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from dagster_project.partitions import daily_partitions
+from dagster_project.resources import FeaturesResource, SparkResource, WarehouseResource
+from transforms.cleaning import clean_interactions, deduplicate_items
+from transforms.config import FeatureConfig
+from transforms.i2i import i2i_pairs
+from transforms.id_maps import build_id_maps, index_interactions
+from transforms.item_features import item_features
+from transforms.review_bundles import review_bundles
+from transforms.sequences import user_sequences
+from transforms.splits import split_interactions
+from transforms.user_features import user_features
+
+Inputs = Mapping[str, DataFrame]
+
+
+def _train(inputs: Inputs) -> DataFrame:
+    return inputs["features/splits"].where(F.col("split") == "train")
+
+
+@dataclass(frozen=True)
+class FeatureTable:
+    name: str
+    description: str
+    inputs: tuple[str, ...]  # "<layer>/<table>" of the warehouse tables it reads
+    build: Callable[[Inputs, FeatureConfig], DataFrame]
+    # Extra numbers for the UI, computed on the table as written.
+    summarize: Callable[[DataFrame], dict] = field(default=lambda df: {})
+
+
+FEATURE_TABLES = [
+    FeatureTable(
+        "clean_interactions",
+        "One interaction per (user, item), the latest; optional k-core filter.",
+        ("raw/interactions",),
+        lambda t, cfg: clean_interactions(t["raw/interactions"], cfg.k_core),
+    ),
+    FeatureTable(
+        "id_maps",
+        "Contiguous int32 user_idx / item_idx for GPU embedding tables.",
+        ("features/clean_interactions",),
+        lambda t, cfg: build_id_maps(t["features/clean_interactions"]),
+        lambda df: {
+            "users": df.where(F.col("kind") == "user").count(),
+            "items": df.where(F.col("kind") == "item").count(),
+        },
+    ),
+    FeatureTable(
+        "splits",
+        "Train / valid / test assignment of every clean interaction.",
+        ("features/clean_interactions", "features/id_maps"),
+        lambda t, cfg: split_interactions(
+            index_interactions(t["features/clean_interactions"], t["features/id_maps"]), cfg.split
+        ),
+        lambda df: {f"{row['split']}_rows": row["count"] for row in df.groupBy("split").count().collect()},
+    ),
+    FeatureTable(
+        "user_features",
+        "Per user: history length, cold flag, rating stats, activity span (train rows only).",
+        ("features/splits", "features/id_maps"),
+        lambda t, cfg: user_features(_train(t), t["features/id_maps"], cfg.cold_max_history),
+        lambda df: {"cold_users": df.where("is_cold").count()},
+    ),
+    FeatureTable(
+        "item_features",
+        "Per item: popularity, long-tail flag, rating stats, review count, catalog fields.",
+        ("features/splits", "features/id_maps", "raw/items", "raw/reviews"),
+        lambda t, cfg: item_features(
+            _train(t),
+            t["features/id_maps"],
+            deduplicate_items(t["raw/items"]),
+            t["raw/reviews"],
+            cfg.long_tail_quantile,
+        ),
+        lambda df: {
+            "long_tail_items": df.where("is_long_tail").count(),
+            "items_without_metadata": df.where(~F.col("has_metadata")).count(),
+            "fallback_titles": df.where("title_is_fallback").count(),
+        },
+    ),
+    FeatureTable(
+        "user_sequences",
+        "Per user: the last N training items and timestamps, oldest first.",
+        ("features/splits",),
+        lambda t, cfg: user_sequences(_train(t), cfg.sequence_length),
+    ),
+    FeatureTable(
+        "i2i_pairs",
+        "Top-K item neighbours by Swing and by co-occurrence on training interactions.",
+        ("features/splits",),
+        lambda t, cfg: i2i_pairs(_train(t), cfg.i2i),
+        lambda df: {f"{row['method']}_pairs": row["count"] for row in df.groupBy("method").count().collect()},
+    ),
+    FeatureTable(
+        "review_bundles",
+        "Per user and per item: up to N reviews of training interactions, sampled deterministically.",
+        ("raw/reviews", "features/id_maps", "features/splits"),
+        lambda t, cfg: review_bundles(
+            t["raw/reviews"], t["features/id_maps"], _train(t), cfg.max_reviews_per_entity, cfg.seed
+        ),
+        lambda df: {f"{row['entity_kind']}_bundles": row["count"] for row in df.groupBy("entity_kind").count().collect()},
+    ),
+]
+
+
+def parquet_rows(warehouse: WarehouseResource, path: str) -> int:
+    """Row count from Parquet footers, without reading data."""
+    return pads.dataset(path, format="parquet", filesystem=warehouse.warehouse.fs).count_rows()
+
+
+def _feature_asset(table: FeatureTable) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=table.name,
+        key_prefix="features",
+        group_name="features",
+        description=table.description,
+        deps=[dg.AssetKey(name.split("/")) for name in table.inputs],
+        partitions_def=daily_partitions,
+    )
+    def _asset(
+        context: dg.AssetExecutionContext,
+        spark: SparkResource,
+        warehouse: WarehouseResource,
+        features: FeaturesResource,
+    ) -> dg.MaterializeResult:
+        started = time.monotonic()
+        wh = warehouse.warehouse
+        partition = context.partition_key
+        session = spark.session
+        inputs = {
+            name: session.read.parquet(wh.table_uri(*name.split("/"), partition)) for name in table.inputs
+        }
+        final = wh.table_path("features", table.name, partition)
+        with wh.staged_dir(final) as staging:
+            table.build(inputs, features.config()).write.mode("overwrite").parquet(wh.to_uri(staging))
+        written = session.read.parquet(wh.to_uri(final))
+        return dg.MaterializeResult(
+            metadata={
+                "rows": parquet_rows(warehouse, final),
+                "path": dg.MetadataValue.path(final),
+                "seconds": round(time.monotonic() - started, 2),
+                **table.summarize(written),
+            }
+        )
+
+    return _asset
+
+
+feature_assets = [_feature_asset(table) for table in FEATURE_TABLES]

@@ -1,0 +1,50 @@
+"""Ingestion: raw logs -> raw.interactions, raw.reviews, raw.items and raw.quarantine."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+
+import dagster as dg
+
+from dagster_project.lineage import fingerprint_file
+from dagster_project.partitions import daily_partitions, end_of_day
+from dagster_project.resources import SourceResource, WarehouseResource
+from schemas.tables import RAW_TABLES
+from transforms.readers.ingest import ingest
+
+RAW_KEYS = {table: dg.AssetKey(["raw", table]) for table in RAW_TABLES}
+
+
+def ingest_report_path(warehouse: WarehouseResource, partition: str) -> str:
+    return warehouse.warehouse.path("raw", "_ingest", f"date={partition}.json")
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(key, group_name="raw", description=f"Canonical raw {table} as of the partition day")
+        for table, key in RAW_KEYS.items()
+    ],
+    partitions_def=daily_partitions,
+)
+def raw_tables(context: dg.AssetExecutionContext, source: SourceResource, warehouse: WarehouseResource):
+    """Parse the source logs; unusable records go to raw.quarantine with file, line and reason."""
+    wh = warehouse.warehouse
+    partition = context.partition_key
+    finals = {table: wh.table_path("raw", table, partition) for table in RAW_TABLES}
+    with contextlib.ExitStack() as stack:
+        staged = {table: stack.enter_context(wh.staged_dir(path)) for table, path in finals.items()}
+        report = ingest(source.spec(), staged, wh.fs, as_of=end_of_day(partition))
+    lineage = {"source": source.spec().model_dump(), "inputs": [fingerprint_file(f) for f in report.files]}
+    wh.write_text_atomic(
+        ingest_report_path(warehouse, partition),
+        json.dumps({"report": report.as_metadata(), "lineage": lineage}, indent=2, sort_keys=True),
+    )
+    summary = report.as_metadata()
+    for table, key in RAW_KEYS.items():
+        metadata = {"rows": report.counts[table], "path": dg.MetadataValue.path(finals[table])}
+        if table == "quarantine":
+            metadata["quarantined_by_reason"] = dg.MetadataValue.json(report.quarantine_by_reason)
+        else:
+            metadata["ingest"] = dg.MetadataValue.json(summary)
+        yield dg.MaterializeResult(asset_key=key, metadata=metadata)

@@ -1,0 +1,129 @@
+"""Versioned, atomically switched training sets under `published/<set>/`.
+
+A version directory is written completely (data files, then `_manifest.json`) before `LATEST` is
+switched to it with one atomic write, so a reader that follows `LATEST` always finds a complete
+version, whatever moment a writer dies at. Versions sort by creation time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.dataset as pads
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from dagster_project.warehouse import Warehouse
+
+MANIFEST = "_manifest.json"
+LATEST = "LATEST"
+ROWS_PER_FILE = 5_000_000
+
+
+@dataclass(frozen=True)
+class PublishedVersion:
+    set_name: str
+    version: str
+    path: str
+    row_count: int
+    manifest: dict
+
+
+def new_version_id(now: dt.datetime) -> str:
+    return f"{now:%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex[:6]}"
+
+
+def latest_version(wh: Warehouse, set_name: str) -> str | None:
+    pointer = wh.path("published", set_name, LATEST)
+    return wh.read_text(pointer).strip() if wh.exists(pointer) else None
+
+
+def read_manifest(wh: Warehouse, set_name: str, version: str) -> dict:
+    return json.loads(wh.read_text(wh.path("published", set_name, version, MANIFEST)))
+
+
+def published_sets(wh: Warehouse) -> list[str]:
+    """Names of the sets that have a live version."""
+    root = wh.path("published")
+    if not wh.exists(root):
+        return []
+    selector = pafs.FileSelector(root, recursive=False)
+    names = (info.base_name for info in wh.fs.get_file_info(selector))
+    return sorted(name for name in names if wh.exists(wh.path("published", name, LATEST)))
+
+
+def _write_batches(
+    wh: Warehouse, directory: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch]
+) -> list[str]:
+    """Write batches as part files of at most ROWS_PER_FILE rows; returns the file names."""
+    names: list[str] = []
+    writer: pq.ParquetWriter | None = None
+    rows_in_file = 0
+    for batch in batches:
+        if writer is None or rows_in_file >= ROWS_PER_FILE:
+            if writer is not None:
+                writer.close()
+            names.append(f"part-{len(names):05d}.parquet")
+            writer = pq.ParquetWriter(f"{directory}/{names[-1]}", schema, filesystem=wh.fs)
+            rows_in_file = 0
+        writer.write_batch(batch.cast(schema))
+        rows_in_file += batch.num_rows
+    if writer is None:  # an empty set still gets one file carrying its schema
+        names.append("part-00000.parquet")
+        writer = pq.ParquetWriter(f"{directory}/{names[-1]}", schema, filesystem=wh.fs)
+    writer.close()
+    return names
+
+
+def _file_entry(wh: Warehouse, path: str) -> dict:
+    digest = hashlib.sha256()
+    with wh.fs.open_input_stream(path) as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return {
+        "name": path.rsplit("/", 1)[1],
+        "bytes": wh.fs.get_file_info(path).size,
+        "sha256": digest.hexdigest(),
+        "rows": pq.read_metadata(path, filesystem=wh.fs).num_rows,
+    }
+
+
+def publish(
+    wh: Warehouse,
+    set_name: str,
+    schema: pa.Schema,
+    source: pads.Dataset,
+    partition: str,
+    lineage: dict,
+    row_filter: pads.Expression | None = None,
+    now: dt.datetime | None = None,
+) -> PublishedVersion:
+    """Copy `source` (filtered, projected and cast to `schema`) into a new version and make it live."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    version = new_version_id(now)
+    directory = wh.path("published", set_name, version)
+    wh.fs.create_dir(directory, recursive=True)
+
+    batches = source.to_batches(columns=schema.names, filter=row_filter)
+    files = [_file_entry(wh, f"{directory}/{name}") for name in _write_batches(wh, directory, schema, batches)]
+    row_count = sum(f["rows"] for f in files)
+    manifest = {
+        "set": set_name,
+        "version": version,
+        "partition": partition,
+        "created_at": now.isoformat(),
+        "row_count": row_count,
+        "schema": [{"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in schema],
+        "files": files,
+        "lineage": lineage,
+        "previous_version": latest_version(wh, set_name),
+    }
+    wh.write_text_atomic(f"{directory}/{MANIFEST}", json.dumps(manifest, indent=2, sort_keys=True))
+    wh.write_text_atomic(wh.path("published", set_name, LATEST), version + "\n")
+    return PublishedVersion(set_name, version, directory, row_count, manifest)

@@ -1,0 +1,95 @@
+"""Dagster resources: where data lives, which Spark to use, what to ingest, feature settings.
+
+Every field has a laptop default and can be set from the environment, so moving a run to a cluster
+is configuration, not code.
+"""
+
+from __future__ import annotations
+
+import os
+import dagster as dg
+from pydantic import PrivateAttr
+from pyspark.sql import SparkSession
+
+from dagster_project.warehouse import Warehouse
+from transforms.config import FeatureConfig, I2IConfig, SplitConfig
+from transforms.readers.source import SourceSpec
+from transforms.spark import build_spark_session
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """Base URL of the warehouse: a local directory or any pyarrow/fsspec filesystem URL."""
+
+    base_url: str = "./warehouse"
+
+    @property
+    def warehouse(self) -> Warehouse:
+        return Warehouse(self.base_url)
+
+
+class SparkResource(dg.ConfigurableResource):
+    """`local[*]` by default; any Spark master, or a Spark Connect URL (`sc://host:15002`)."""
+
+    master: str = "local[*]"
+    remote: str | None = None
+    conf: dict[str, str] = {}
+
+    _session: SparkSession | None = PrivateAttr(default=None)
+
+    @property
+    def session(self) -> SparkSession:
+        if self._session is None:
+            self._session = build_spark_session(self.master, self.remote, self.conf)
+        return self._session
+
+
+class SourceResource(dg.ConfigurableResource):
+    """The raw logs to ingest: a directory or file in one of the supported formats."""
+
+    path: str
+    format: str = "auto"
+    category: str | None = None
+
+    def spec(self) -> SourceSpec:
+        return SourceSpec(path=self.path, format=self.format, category=self.category)
+
+
+class FeaturesResource(dg.ConfigurableResource):
+    """Settings of the Spark feature jobs (see transforms.config for their meaning)."""
+
+    k_core: int = 0
+    cold_max_history: int = 3
+    long_tail_quantile: float = 0.2
+    sequence_length: int = 50
+    max_reviews_per_entity: int = 100
+    seed: int = 0
+    split_strategy: str = "leave_last_out"
+    i2i_top_k: int = 50
+
+    def config(self) -> FeatureConfig:
+        return FeatureConfig(
+            k_core=self.k_core,
+            cold_max_history=self.cold_max_history,
+            long_tail_quantile=self.long_tail_quantile,
+            sequence_length=self.sequence_length,
+            max_reviews_per_entity=self.max_reviews_per_entity,
+            seed=self.seed,
+            split=SplitConfig(strategy=self.split_strategy),
+            i2i=I2IConfig(top_k=self.i2i_top_k),
+        )
+
+
+def default_resources() -> dict[str, dg.ConfigurableResource]:
+    """Resources from the environment, falling back to the embedded laptop defaults."""
+    return {
+        "warehouse": WarehouseResource(base_url=os.environ.get("RECAUG_WAREHOUSE", "./warehouse")),
+        "spark": SparkResource(
+            master=os.environ.get("RECAUG_SPARK_MASTER", "local[*]"),
+            remote=os.environ.get("RECAUG_SPARK_REMOTE"),
+        ),
+        "source": SourceResource(
+            path=os.environ.get("RECAUG_SOURCE", "./demo_data"),
+            format=os.environ.get("RECAUG_SOURCE_FORMAT", "auto"),
+        ),
+        "features": FeaturesResource(),
+    }

@@ -1,0 +1,185 @@
+"""End to end: raw files -> Dagster assets -> published sets -> DuckDB, on real Spark and Parquet."""
+
+import gzip
+import json
+from collections import defaultdict
+
+import dagster as dg
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from dagster_project.assets import all_assets
+from dagster_project.catalog import connect_read_only
+from dagster_project.cli import main as cli
+from dagster_project.publishing import latest_version, published_sets, read_manifest
+from dagster_project.resources import FeaturesResource, SourceResource, SparkResource, WarehouseResource
+from dagster_project.warehouse import Warehouse
+from transforms.synthetic_marketplace import MarketplaceSpec, write_marketplace
+
+SETS = [
+    "i2i_pairs",
+    "id_maps",
+    "interactions_test",
+    "interactions_train",
+    "interactions_valid",
+    "item_features",
+    "user_features",
+    "user_sequences",
+]
+
+
+def materialize(source_dir, warehouse_dir, partition) -> dg.ExecuteInProcessResult:
+    resources = {
+        "source": SourceResource(path=str(source_dir)),
+        "warehouse": WarehouseResource(base_url=str(warehouse_dir)),
+        "spark": SparkResource(master="local[2]"),
+        "features": FeaturesResource(),
+    }
+    return dg.materialize(all_assets, partition_key=partition, resources=resources)
+
+
+def read_set(wh: Warehouse, name: str):
+    return pq.read_table(wh.path("published", name, latest_version(wh, name)))
+
+
+def distinct_pairs(path, as_of_unix=None) -> dict[tuple[str, str], int]:
+    """Independent reading of an Amazon 2018 review file: latest timestamp per (user, item)."""
+    latest = {}
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        for line in f:
+            record = json.loads(line)
+            if as_of_unix is not None and record["unixReviewTime"] > as_of_unix:
+                continue
+            key = (record["reviewerID"], record["asin"])
+            latest[key] = max(latest.get(key, 0), record["unixReviewTime"])
+    return latest
+
+
+def materialized_metadata(result: dg.ExecuteInProcessResult, key: str) -> dict:
+    (event,) = [
+        e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == key
+    ]
+    return {k: v.value for k, v in event.materialization.metadata.items()}
+
+
+@pytest.fixture(scope="module")
+def synthetic_run(tmp_path_factory, spark):
+    spec = MarketplaceSpec(n_users=300, n_items=120, n_interactions=3000, seed=3)
+    source = tmp_path_factory.mktemp("synthetic")
+    write_marketplace(spec, source)
+    warehouse = tmp_path_factory.mktemp("wh")
+    result = materialize(source, warehouse, spec.end_date.isoformat())
+    return spec, source, Warehouse(str(warehouse)), result
+
+
+@pytest.fixture(scope="module")
+def magazine_run(tmp_path_factory, spark, magazine_dir):
+    warehouse = tmp_path_factory.mktemp("wh_magazine")
+    result = materialize(magazine_dir, warehouse, "2018-05-20")
+    return Warehouse(str(warehouse)), result
+
+
+def test_synthetic_run_publishes_every_set(synthetic_run):
+    spec, source, wh, result = synthetic_run
+    assert result.success
+    assert published_sets(wh) == SETS
+    pairs = distinct_pairs(next(source.glob("*_5.json.gz")))
+    splits = {name: read_set(wh, f"interactions_{name}") for name in ("train", "valid", "test")}
+    assert sum(t.num_rows for t in splits.values()) == len(pairs) == spec.n_interactions
+    for name in SETS:
+        manifest = read_manifest(wh, name, latest_version(wh, name))
+        assert manifest["row_count"] == read_set(wh, name).num_rows
+        assert manifest["partition"] == spec.end_date.isoformat()
+        assert len(manifest["lineage"]["inputs"]) == 2
+
+
+def test_published_ids_are_contiguous_and_consistent(synthetic_run):
+    _, _, wh, _ = synthetic_run
+    id_maps = read_set(wh, "id_maps").to_pylist()
+    n = {kind: sum(1 for r in id_maps if r["kind"] == kind) for kind in ("user", "item")}
+    for kind in ("user", "item"):
+        assert sorted(r["idx"] for r in id_maps if r["kind"] == kind) == list(range(n[kind]))
+    for split in ("train", "valid", "test"):
+        table = read_set(wh, f"interactions_{split}")
+        assert max(table["user_idx"].to_pylist()) < n["user"]
+        assert max(table["item_idx"].to_pylist()) < n["item"]
+    assert read_set(wh, "user_features").num_rows == n["user"]
+    assert read_set(wh, "item_features").num_rows == n["item"]
+    pairs = read_set(wh, "i2i_pairs")
+    assert set(pairs["method"].to_pylist()) == {"swing", "cooccurrence"}
+    assert max(pairs["neighbor_idx"].to_pylist()) < n["item"]
+
+
+def test_no_valid_or_test_interaction_precedes_training_history(synthetic_run):
+    _, _, wh, _ = synthetic_run
+    last_train = defaultdict(lambda: None)
+    for row in read_set(wh, "interactions_train").to_pylist():
+        u = row["user_idx"]
+        last_train[u] = row["ts"] if last_train[u] is None else max(last_train[u], row["ts"])
+    held_out = read_set(wh, "interactions_valid").to_pylist() + read_set(wh, "interactions_test").to_pylist()
+    assert held_out
+    assert all(last_train[r["user_idx"]] is None or r["ts"] >= last_train[r["user_idx"]] for r in held_out)
+
+
+def test_duckdb_views_match_parquet(synthetic_run):
+    _, _, wh, _ = synthetic_run
+    with connect_read_only(wh) as con:
+        for name in SETS:
+            files = wh.path("published", name, latest_version(wh, name), "*.parquet")
+            (view_rows,) = con.execute(f"SELECT count(*) FROM {name}").fetchone()
+            (differing,) = con.execute(
+                f"SELECT count(*) FROM (SELECT * FROM {name} EXCEPT ALL SELECT * FROM read_parquet('{files}'))"
+            ).fetchone()
+            assert view_rows == read_set(wh, name).num_rows and differing == 0
+
+
+def test_magazine_run_counts_match_the_source(magazine_run, magazine_dir):
+    wh, result = magazine_run
+    assert result.success
+    pairs = distinct_pairs(magazine_dir / "Magazine_Subscriptions_5.json.gz")
+    assert len(pairs) == 2302
+    total = sum(read_set(wh, f"interactions_{s}").num_rows for s in ("train", "valid", "test"))
+    assert total == 2302
+    items = read_set(wh, "item_features").to_pylist()
+    assert len(items) == 157 and read_set(wh, "user_features").num_rows == 348
+    assert sum(not r["has_metadata"] for r in items) == 6
+    assert not any("<" in r["title"] for r in items)
+
+    assert materialized_metadata(result, "raw/interactions")["rows"] == 2375
+    assert materialized_metadata(result, "raw/reviews")["rows"] == 2374
+    assert materialized_metadata(result, "raw/quarantine")["rows"] == 1
+
+
+def test_magazine_as_of_partition_excludes_later_records(magazine_run, magazine_dir, tmp_path):
+    result = materialize(magazine_dir, tmp_path / "wh", "2010-12-31")
+    assert result.success
+    wh = Warehouse(str(tmp_path / "wh"))
+    cutoff = 1293839999  # 2010-12-31T23:59:59Z
+    expected = distinct_pairs(magazine_dir / "Magazine_Subscriptions_5.json.gz", as_of_unix=cutoff)
+    tables = [read_set(wh, f"interactions_{s}") for s in ("train", "valid", "test")]
+    assert sum(t.num_rows for t in tables) == len(expected) < 2302
+    assert all(ts.timestamp() <= cutoff for t in tables for ts in t["ts"].to_pylist())
+
+
+def test_cli_reads_the_catalog(magazine_run):
+    wh, _ = magazine_run
+    runner = CliRunner()
+    listing = runner.invoke(cli, ["tables", "--warehouse", wh.base_url])
+    assert listing.exit_code == 0, listing.output
+    assert "interactions_train" in listing.output and "2,302" not in listing.output
+    answer = runner.invoke(
+        cli,
+        [
+            "query",
+            "--warehouse",
+            wh.base_url,
+            "SELECT (SELECT count(*) FROM interactions_train) + (SELECT count(*) FROM interactions_valid)"
+            " + (SELECT count(*) FROM interactions_test) AS total",
+        ],
+    )
+    assert answer.exit_code == 0, answer.output
+    assert answer.output.split() == ["total", "2302"]
+    bad = runner.invoke(cli, ["query", "--warehouse", wh.base_url, "SELECT * FROM no_such_set"])
+    assert bad.exit_code != 0 and "no_such_set" in bad.output

@@ -2,12 +2,13 @@
 
 These are the contracts between layers: readers write the `raw` tables, Spark feature jobs write
 the `features` tables, and the publisher writes the published sets with the same column names.
-Timestamps are UTC seconds; raw string ids are kept beside the contiguous int32 indices.
+Timestamps are UTC; raw string ids are kept beside the contiguous int32 indices.
 """
 
 import pyarrow as pa
 
-TIMESTAMP = pa.timestamp("s", tz="UTC")
+# Microseconds: what Spark writes, and a unit Parquet stores natively.
+TIMESTAMP = pa.timestamp("us", tz="UTC")
 
 # --- raw layer -------------------------------------------------------------------------------
 

@@ -42,7 +42,7 @@ def raw_tables(context: dg.AssetExecutionContext, source: SourceResource, wareho
     )
     summary = report.as_metadata()
     for table, key in RAW_KEYS.items():
-        metadata = {"rows": report.counts[table], "path": dg.MetadataValue.path(finals[table])}
+        metadata = {"rows": getattr(report, table), "path": dg.MetadataValue.path(finals[table])}
         if table == "quarantine":
             metadata["quarantined_by_reason"] = dg.MetadataValue.json(report.quarantine_by_reason)
         else:

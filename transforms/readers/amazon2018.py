@@ -1,0 +1,48 @@
+"""Amazon Review Data (2018): `<Category>_5.json[.gz]` reviews and `meta_<Category>.json[.gz]`.
+
+Each review line is one interaction and one review; the item id is `asin`. Both metadata
+variants (`image` or `imageURL`/`imageURLHighRes`) read the same: images are not kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from transforms.readers import fields
+from transforms.readers.catalog import item_row
+from transforms.readers.jsonl import read_json_events, read_json_records
+from transforms.readers.records import EventLayout, Record
+
+REVIEWS = EventLayout(
+    user="reviewerID",
+    item="asin",
+    ts="unixReviewTime",
+    ts_unit="s",
+    rating="overall",
+    text="reviewText",
+    summary="summary",
+    verified="verified",
+    votes="vote",
+)
+
+
+def read_reviews(path: str) -> Iterator[Record]:
+    return read_json_events(path, REVIEWS)
+
+
+def read_meta(path: str) -> Iterator[Record]:
+    return read_json_records(path, "items", _item)
+
+
+def _item(obj: dict, source: str, line: int, raw: Callable[[], str]) -> Record:
+    row = item_row(
+        fields.ident(obj, "asin"),
+        fields.optional_str(obj, "title"),
+        source,
+        line,
+        brand=fields.optional_str(obj, "brand"),
+        categories=fields.str_list(obj, "category"),
+        description=fields.str_list(obj, "description"),
+        price=obj.get("price"),
+    )
+    return Record(line, [("items", row)])

@@ -1,0 +1,43 @@
+"""Clean text out of catalog fields that hold HTML fragments and entities."""
+
+from __future__ import annotations
+
+import html
+import re
+
+_SCRIPT = re.compile(r"<(script|style)\b.*?(?:</\1\s*>|$)", re.IGNORECASE | re.DOTALL)
+# A complete tag, or one cut off by the end of the text (`<span class="a-size-medium ...`).
+_TAG = re.compile(r"<[^<>]*>|<[a-zA-Z!/][^<>]*$")
+_SPACE = re.compile(r"\s+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s")
+
+FALLBACK_TITLE_CAP = 120
+
+
+def clean_text(value: str | None) -> str:
+    """Tags removed, entities unescaped, whitespace collapsed; "" when nothing is left."""
+    if not value:
+        return ""
+    text = _TAG.sub(" ", _SCRIPT.sub(" ", value))
+    return _SPACE.sub(" ", html.unescape(text)).strip()
+
+
+def item_title(
+    title: str | None, item_id: str, brand: str | None, category: str | None, description: str | None
+) -> tuple[str, bool]:
+    """(title, is_fallback). An unusable title (empty, only HTML) is rebuilt from other fields:
+    "<brand> - <category>: <first sentence of the description>", capped, else the item id."""
+    cleaned = clean_text(title)
+    if cleaned:
+        return cleaned, False
+    head = " - ".join(part for part in (brand, category) if part)
+    sentence = _SENTENCE_END.split(description, maxsplit=1)[0].strip() if description else ""
+    rebuilt = ": ".join(part for part in (head, sentence) if part)
+    return (_cap(rebuilt) if rebuilt else item_id), True
+
+
+def _cap(text: str) -> str:
+    if len(text) <= FALLBACK_TITLE_CAP:
+        return text
+    cut = text[: FALLBACK_TITLE_CAP - 1]
+    return (cut.rsplit(" ", 1)[0] if " " in cut else cut) + "…"

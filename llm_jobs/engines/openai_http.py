@@ -1,0 +1,148 @@
+"""Engine for any OpenAI-compatible chat endpoint: `vllm serve`, llama.cpp's server, hosted APIs.
+
+Requests go out concurrently (bounded by a thread pool) and come back in request order. Transient
+failures (429, 5xx, refused or dropped connections, timeouts) are retried with exponential backoff
+and jitter; any other 4xx means the request itself is wrong and fails at once. When retries run
+out, the error names the URL and the last failure so a dead server is obvious in a job's log.
+The API key is read from an environment variable once and only ever sent as a Bearer header.
+Uses the standard library's urllib, so the engine adds no dependency.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from llm_jobs.engines.base import Completion, EngineError, EngineRequest
+from llm_jobs.engines.openai_format import completion_from_response
+
+StructuredOutput = Literal["json_schema", "json_object"]
+
+
+class _Transient(Exception):
+    """A failure worth another try."""
+
+
+def response_format(schema: dict, structured_output: StructuredOutput) -> dict:
+    """How the endpoint is told the output schema.
+
+    "json_schema" is OpenAI's and `vllm serve`'s form; "json_object" with a `schema` member is the
+    only one llama-cpp-python's server honours (it answers "json_schema" with a 500 carrying a
+    pydantic validation error, so that misconfiguration surfaces after the retries).
+    """
+    if structured_output == "json_schema":
+        return {"type": "json_schema", "json_schema": {"name": "output", "schema": schema, "strict": True}}
+    return {"type": "json_object", "schema": schema}
+
+
+def _server_message(error: urllib.error.HTTPError) -> str:
+    body = error.read().decode("utf-8", errors="replace")
+    try:
+        detail = json.loads(body)
+        if isinstance(detail, dict) and isinstance(detail.get("error"), dict):
+            detail = detail["error"].get("message", detail)
+        body = json.dumps(detail) if not isinstance(detail, str) else detail
+    except ValueError:
+        pass
+    return f"HTTP {error.code}: {body[:1000]}"
+
+
+class OpenAIEngine:
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key_env: str | None = "OPENAI_API_KEY",
+        concurrency: int = 8,
+        timeout_s: float = 60,
+        max_retries: int = 4,
+        backoff_s: float = 0.5,
+        structured_output: StructuredOutput = "json_schema",
+    ) -> None:
+        if structured_output not in ("json_schema", "json_object"):
+            raise ValueError(f"structured_output must be 'json_schema' or 'json_object', not {structured_output!r}")
+        if concurrency < 1 or max_retries < 0:
+            raise ValueError("concurrency must be >= 1 and max_retries >= 0")
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
+        host = parts.hostname + (f":{parts.port}" if parts.port else "")  # never the URL's userinfo
+        self.url = f"{parts.scheme}://{host}{parts.path.rstrip('/')}/chat/completions"
+        self.model = model
+        self.model_id = f"openai:{model}@{host}"
+        self.supports_logprobs = True
+        self._api_key_env = api_key_env
+        self._api_key = os.environ.get(api_key_env) if api_key_env else None
+        self._timeout_s = timeout_s
+        self._max_retries = max_retries
+        self._backoff_s = backoff_s
+        self._structured_output = structured_output
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="openai-engine")
+
+    def __repr__(self) -> str:
+        return f"OpenAIEngine(url={self.url!r}, model={self.model!r}, api_key_env={self._api_key_env!r})"
+
+    def _body(self, request: EngineRequest) -> dict[str, Any]:
+        sampling = request.sampling
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": list(request.messages),
+            "max_tokens": sampling.max_tokens,
+            "temperature": sampling.temperature,
+            "top_p": sampling.top_p,
+            "seed": sampling.seed,
+            "response_format": response_format(request.json_schema, self._structured_output),
+        }
+        if sampling.top_logprobs > 0:
+            body.update(logprobs=True, top_logprobs=sampling.top_logprobs)
+        return body
+
+    def _post(self, payload: bytes) -> dict[str, Any]:
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        http_request = urllib.request.Request(self.url, data=payload, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(http_request, timeout=self._timeout_s) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            message = _server_message(exc)
+            if exc.code == 429 or exc.code >= 500:
+                raise _Transient(message) from exc
+            raise EngineError(f"{self.url} rejected the request: {message}") from exc
+        except (urllib.error.URLError, OSError) as exc:  # refused, reset, DNS, timeouts
+            raise _Transient(f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}") from exc
+        except ValueError as exc:  # a 200 whose body is not JSON
+            raise _Transient(f"response is not JSON: {exc}") from exc
+
+    def _one(self, request: EngineRequest) -> Completion:
+        payload = json.dumps(self._body(request)).encode("utf-8")
+        for attempt in range(self._max_retries + 1):
+            try:
+                return completion_from_response(self._post(payload))
+            except _Transient as exc:
+                last_error = exc
+            if attempt < self._max_retries:
+                time.sleep(self._backoff_s * 2**attempt * (1 + random.random()))
+        raise EngineError(
+            f"{self.url} failed after {self._max_retries + 1} attempts; last error: {last_error}"
+        )
+
+    def generate(self, requests: Sequence[EngineRequest]) -> list[Completion]:
+        futures = [self._pool.submit(self._one, request) for request in requests]
+        try:
+            return [future.result() for future in futures]
+        finally:  # after a failure, requests not yet started are not sent
+            for future in futures:
+                future.cancel()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)

@@ -54,7 +54,13 @@ def _run_pipeline(source: str, source_format: str, partition: str, warehouse: st
     }
     # With DAGSTER_HOME set, runs are recorded where `dagster dev` shows them.
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
-    result = dg.materialize(all_assets, partition_key=partition, resources=resources, instance=instance)
+    result = dg.materialize(
+        all_assets,
+        partition_key=partition,
+        resources=resources,
+        instance=instance,
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+    )
     if not result.success:
         raise click.ClickException(f"run {result.run_id} failed")
 

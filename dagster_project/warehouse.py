@@ -66,6 +66,7 @@ class Warehouse:
 
     def write_text_atomic(self, path: str, text: str) -> None:
         """Write a small file so that readers see the old or the new content, never a mix."""
+        self.fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
         tmp = f"{path}.tmp-{uuid.uuid4().hex}"
         with self.fs.open_output_stream(tmp) as f:
             f.write(text.encode("utf-8"))

@@ -26,6 +26,7 @@ class I2IConfig(BaseModel):
 
 class FeatureConfig(BaseModel):
     k_core: int = Field(0, ge=0, description="0 or 1 disables k-core filtering")
+    k_core_max_rounds: int = Field(30, ge=1, description="k-core fails if not stable after this many rounds")
     cold_max_history: int = Field(3, ge=0)
     long_tail_quantile: float = Field(0.2, gt=0, lt=1)
     sequence_length: int = Field(50, ge=1)

@@ -1,7 +1,5 @@
 """Spark feature tables: thin wiring from warehouse Parquet through `transforms` and back."""
 
-from __future__ import annotations
-
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field

@@ -1,7 +1,5 @@
 """Published training sets: versioned Parquet with a manifest, LATEST switch, DuckDB views."""
 
-from __future__ import annotations
-
 import json
 from dataclasses import dataclass
 

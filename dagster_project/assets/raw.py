@@ -1,7 +1,5 @@
 """Ingestion: raw logs -> raw.interactions, raw.reviews, raw.items and raw.quarantine."""
 
-from __future__ import annotations
-
 import contextlib
 import json
 

@@ -1,0 +1,47 @@
+"""Contiguous int32 indices for raw user and item ids.
+
+Per kind, `idx` runs 0..n-1 in ascending `raw_id` order, so the same set of ids always gets the
+same indices. Built with the DataFrame API only (a global window), so it also runs under Spark
+Connect; the window gathers the distinct ids of one kind in one partition, which is fine for
+tens of millions of ids.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from schemas.tables import ID_MAPS
+from transforms.tables import conform
+
+
+def _index(ids: DataFrame, kind: str) -> DataFrame:
+    return ids.distinct().select(
+        F.lit(kind).alias("kind"),
+        F.col("raw_id"),
+        (F.row_number().over(Window.orderBy("raw_id")) - 1).alias("idx"),
+    )
+
+
+def build_id_maps(clean: DataFrame) -> DataFrame:
+    users = _index(clean.select(F.col("user_id").alias("raw_id")), "user")
+    items = _index(clean.select(F.col("item_id").alias("raw_id")), "item")
+    return conform(users.unionByName(items), ID_MAPS)
+
+
+def id_map(id_maps: DataFrame, kind: str) -> DataFrame:
+    """One kind of `id_maps` as (<kind>_id, <kind>_idx)."""
+    return id_maps.filter(F.col("kind") == kind).select(
+        F.col("raw_id").alias(f"{kind}_id"), F.col("idx").alias(f"{kind}_idx")
+    )
+
+
+def with_indices(df: DataFrame, id_maps: DataFrame) -> DataFrame:
+    """Replace user_id/item_id by user_idx/item_idx; rows whose ids are not mapped are dropped."""
+    joined = df.join(id_map(id_maps, "user"), "user_id").join(id_map(id_maps, "item"), "item_id")
+    return joined.drop("user_id", "item_id")
+
+
+def index_interactions(clean: DataFrame, id_maps: DataFrame) -> DataFrame:
+    """Clean interactions as (user_idx, item_idx, ts, rating)."""
+    return with_indices(clean, id_maps).select("user_idx", "item_idx", "ts", "rating")

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: install demo test dev clean
+.PHONY: install demo test dev bench-llm clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ test: $(INSTALLED)
 ## The Dagster UI with the asset graph, runs of `make demo` included.
 dev: $(INSTALLED) | $(DAGSTER_HOME)
 	$(BIN)/dagster dev -w workspace.yaml
+
+## LLM job overhead: the same prompts through the bare engine and through run_llm_job.
+bench-llm: $(INSTALLED)
+	$(BIN)/python benchmarks/llm_overhead.py
 
 clean:
 	rm -rf warehouse demo_data .dagster_home

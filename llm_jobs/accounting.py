@@ -1,0 +1,73 @@
+"""What one job run did, returned to the caller and appended to `llm/_runs/` (one file per run)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+import pyarrow as pa
+
+from dagster_project.warehouse import Warehouse
+from llm_jobs.parquet_io import write_parquet_atomic
+
+RUN_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("task", pa.string()),
+        ("task_version", pa.string()),
+        ("model_id", pa.string()),
+        ("partition", pa.string()),
+        ("rows", pa.int64()),
+        ("requests_sent", pa.int64()),
+        ("cache_hits", pa.int64()),
+        ("prompt_tokens", pa.int64()),
+        ("completion_tokens", pa.int64()),
+        ("wall_seconds", pa.float64()),
+        ("output_tokens_per_second", pa.float64()),
+        ("accepted", pa.int64()),
+        ("rejected", pa.int64()),
+        ("reject_rate", pa.float64()),
+        ("runner", pa.string()),
+        ("started_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class JobResult:
+    run_id: str
+    task: str
+    task_version: str
+    model_id: str
+    partition: str
+    rows: int
+    # Distinct requests sent to the engine, over all attempts; the rest were answered by the cache.
+    requests_sent: int
+    cache_hits: int
+    prompt_tokens: int
+    completion_tokens: int
+    wall_seconds: float
+    output_tokens_per_second: float
+    accepted: int
+    rejected: int
+    reject_rate: float
+    runner: str
+    started_at: datetime
+    output_path: str
+    rejects_path: str
+
+    def as_metadata(self) -> dict[str, str | int | float]:
+        """Dagster materialization metadata (plain values)."""
+        values = asdict(self)
+        values["started_at"] = self.started_at.isoformat()
+        return values
+
+
+def runs_dir(warehouse: Warehouse) -> str:
+    return warehouse.path("llm", "_runs")
+
+
+def write_run(warehouse: Warehouse, result: JobResult) -> str:
+    path = f"{runs_dir(warehouse)}/{result.started_at:%Y%m%dT%H%M%S}-{result.run_id}.parquet"
+    write_parquet_atomic(warehouse, path, pa.Table.from_pylist([asdict(result)], schema=RUN_SCHEMA))
+    return path

@@ -1,0 +1,112 @@
+"""A Beam `ModelHandler` that sends batches of requests to an engine and commits the responses."""
+
+from __future__ import annotations
+
+import atexit
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from apache_beam.metrics import Metrics
+from apache_beam.ml.inference.base import ModelHandler, PredictionResult
+from tqdm import tqdm
+
+from llm_jobs.cache import CachedResponse, ResponseCache, now_utc
+from llm_jobs.config import LLMJobConfig
+from llm_jobs.engines.base import Engine, EngineError, EngineRequest
+
+#: A picklable, hashable callable building an engine (e.g. a frozen dataclass); it travels to workers.
+EngineFactory = Callable[[], Engine]
+
+METRICS_NAMESPACE = "recaug.llm"
+
+_engines: dict[EngineFactory, Engine] = {}
+_engines_lock = threading.RLock()  # factories may build on other shared engines
+
+
+def shared_engine(factory: EngineFactory) -> Engine:
+    """One engine per process and factory: the job reads `model_id` from it on the driver, and the
+    in-process DirectRunner then reuses it instead of loading the weights a second time."""
+    with _engines_lock:
+        engine = _engines.get(factory)
+        if engine is None:
+            engine = _engines[factory] = factory()
+        return engine
+
+
+@atexit.register
+def _close_engines() -> None:
+    # Closed while the interpreter is still whole; native engines crash if left to garbage collection.
+    with _engines_lock:
+        while _engines:
+            _engines.popitem()[1].close()
+
+
+KeyedRequest = tuple[str, EngineRequest]
+
+
+class LLMModelHandler(ModelHandler[KeyedRequest, PredictionResult, Engine]):
+    def __init__(
+        self,
+        engine_factory: EngineFactory,
+        cache: ResponseCache,
+        model_id: str,
+        task_version: str,
+        total_requests: int,
+        config: LLMJobConfig,
+    ) -> None:
+        super().__init__(
+            min_batch_size=config.min_batch_size,
+            max_batch_size=config.max_batch_size,
+            large_model=config.share_engine_across_processes,
+        )
+        self._factory = engine_factory
+        self._cache = cache
+        self._model_id = model_id
+        self._task_version = task_version
+        self._total = total_requests
+        self._show_progress = config.progress
+        # Progress state lives on the worker, from its first batch on.
+        self._bar: tqdm | None = None
+        self._started = 0.0
+        self._completion_tokens = 0
+
+    def load_model(self) -> Engine:
+        return shared_engine(self._factory)
+
+    def get_metrics_namespace(self) -> str:
+        return METRICS_NAMESPACE
+
+    def run_inference(
+        self, batch: Sequence[KeyedRequest], model: Engine, inference_args: dict[str, Any] | None = None
+    ) -> list[PredictionResult]:
+        self._started = self._started or time.perf_counter()
+        completions = model.generate([request for _, request in batch])
+        if len(completions) != len(batch):
+            raise EngineError(f"{self._model_id}: {len(completions)} completions for {len(batch)} requests")
+        created_at = now_utc()
+        # Committed before returning, batch by batch: whatever a kill interrupts later, these
+        # responses are durable, so a job loses at most the batches still in flight.
+        self._cache.commit(
+            CachedResponse(key, self._model_id, self._cache.task_name, self._task_version, completion, created_at)
+            for (key, _), completion in zip(batch, completions)
+        )
+        self._record(completions)
+        return [PredictionResult(key, completion, self._model_id) for (key, _), completion in zip(batch, completions)]
+
+    def _record(self, completions: Sequence) -> None:
+        completion_tokens = sum(c.completion_tokens for c in completions)
+        Metrics.counter(METRICS_NAMESPACE, "requests").inc(len(completions))
+        Metrics.counter(METRICS_NAMESPACE, "prompt_tokens").inc(sum(c.prompt_tokens for c in completions))
+        Metrics.counter(METRICS_NAMESPACE, "completion_tokens").inc(completion_tokens)
+        if not self._show_progress:
+            return
+        if self._bar is None:
+            self._bar = tqdm(total=self._total, unit="req", desc=f"llm {self._cache.task_name}")
+        self._completion_tokens += completion_tokens
+        elapsed = max(time.perf_counter() - self._started, 1e-9)
+        self._bar.set_postfix(tok_s=f"{self._completion_tokens / elapsed:.1f}", refresh=False)
+        self._bar.update(len(completions))
+        if self._bar.n >= self._total:
+            self._bar.close()

@@ -1,0 +1,44 @@
+"""Small Parquet files that readers see whole or not at all, on a local disk or an object store."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from dagster_project.warehouse import Warehouse
+
+def write_parquet_atomic(warehouse: Warehouse, path: str, table: pa.Table) -> None:
+    """Write under a temporary name and rename (local), or PUT once (object stores: atomic by itself)."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    data = sink.getvalue()
+    parent = path.rsplit("/", 1)[0]
+    warehouse.fs.create_dir(parent, recursive=True)
+    if not warehouse.is_local:
+        with warehouse.fs.open_output_stream(path) as f:
+            f.write(data)
+        return
+    tmp = f"{parent}/.{path.rsplit('/', 1)[1]}.tmp-{uuid.uuid4().hex}"
+    with warehouse.fs.open_output_stream(tmp) as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def committed_files(warehouse: Warehouse, directory: str) -> list[str]:
+    """The committed `.parquet` files of a directory, sorted; a killed writer's `.*.tmp-*` files are skipped."""
+    selector = pafs.FileSelector(directory, allow_not_found=True)
+    return sorted(
+        info.path
+        for info in warehouse.fs.get_file_info(selector)
+        if info.type == pafs.FileType.File
+        and info.base_name.endswith(".parquet")
+        and not info.base_name.startswith(".")
+    )
+
+
+def read_parquet(warehouse: Warehouse, path: str) -> pa.Table:
+    return pq.read_table(path, filesystem=warehouse.fs)

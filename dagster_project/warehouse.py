@@ -65,18 +65,22 @@ class Warehouse:
             return f.read().decode("utf-8")
 
     def write_text_atomic(self, path: str, text: str) -> None:
-        """Write a small file so that readers see the old or the new content, never a mix."""
-        self.fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
-        tmp = f"{path}.tmp-{uuid.uuid4().hex}"
-        with self.fs.open_output_stream(tmp) as f:
-            f.write(text.encode("utf-8"))
-        if self.is_local:
-            os.replace(tmp, path)  # atomic on POSIX
-        else:
+        self.write_bytes_atomic(path, text.encode("utf-8"))
+
+    def write_bytes_atomic(self, path: str, data: bytes) -> None:
+        """Write a file so that readers see the old or the new content, never a mix."""
+        parent, name = path.rsplit("/", 1)
+        self.fs.create_dir(parent, recursive=True)
+        if not self.is_local:
             # Object stores have no rename; a single-object PUT is atomic by itself.
-            self.fs.delete_file(tmp)
             with self.fs.open_output_stream(path) as f:
-                f.write(text.encode("utf-8"))
+                f.write(data)
+            return
+        # Hidden, so dataset readers skip it if a kill leaves it behind.
+        tmp = f"{parent}/.{name}.tmp-{uuid.uuid4().hex}"
+        with self.fs.open_output_stream(tmp) as f:
+            f.write(data)
+        os.replace(tmp, path)  # atomic on POSIX
 
     @contextlib.contextmanager
     def staged_dir(self, final: str) -> Iterator[str]:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import uuid
-
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
@@ -12,20 +9,9 @@ import pyarrow.parquet as pq
 from dagster_project.warehouse import Warehouse
 
 def write_parquet_atomic(warehouse: Warehouse, path: str, table: pa.Table) -> None:
-    """Write under a temporary name and rename (local), or PUT once (object stores: atomic by itself)."""
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink)
-    data = sink.getvalue()
-    parent = path.rsplit("/", 1)[0]
-    warehouse.fs.create_dir(parent, recursive=True)
-    if not warehouse.is_local:
-        with warehouse.fs.open_output_stream(path) as f:
-            f.write(data)
-        return
-    tmp = f"{parent}/.{path.rsplit('/', 1)[1]}.tmp-{uuid.uuid4().hex}"
-    with warehouse.fs.open_output_stream(tmp) as f:
-        f.write(data)
-    os.replace(tmp, path)
+    warehouse.write_bytes_atomic(path, sink.getvalue().to_pybytes())
 
 
 def committed_files(warehouse: Warehouse, directory: str) -> list[str]:

@@ -31,6 +31,7 @@ CACHE_SCHEMA = pa.schema(
         ("completion_tokens", pa.int64()),
         ("finish_reason", pa.string()),
         ("logprobs", pa.string()),  # JSON list of {token, logprob, top}, or null
+        ("error", pa.string()),  # why the engine refused the request, or null
         ("created_at", pa.timestamp("us", tz="UTC")),
     ]
 )
@@ -70,6 +71,7 @@ def _to_row(entry: CachedResponse) -> dict:
         "completion_tokens": c.completion_tokens,
         "finish_reason": c.finish_reason,
         "logprobs": _logprobs_json(c.logprobs),
+        "error": c.error,
         "created_at": entry.created_at,
     }
 
@@ -81,6 +83,7 @@ def _from_row(row: dict) -> CachedResponse:
         completion_tokens=row["completion_tokens"],
         finish_reason=row["finish_reason"],
         logprobs=_logprobs_from_json(row["logprobs"]),
+        error=row["error"],
     )
     return CachedResponse(
         key=row["key"],

@@ -17,7 +17,7 @@ from llm_jobs.accounting import JobResult, write_run
 from llm_jobs.cache import ResponseCache, now_utc
 from llm_jobs.cache_key import request_key
 from llm_jobs.config import LLMJobConfig
-from llm_jobs.engines.base import EngineError
+from llm_jobs.engines.base import Completion, EngineError
 from llm_jobs.handler import EngineFactory, KeyedRequest, LLMModelHandler, shared_engine
 from llm_jobs.outputs import accepted_path, rejects_path, write_partition
 from llm_jobs.pipeline import send_requests
@@ -82,6 +82,15 @@ def _generate(
     return {index: cached[key] for index, (key, _) in keyed.items()}
 
 
+def _judge(task: Task, row: dict[str, Any], completion: Completion, attempts: int) -> _Outcome:
+    if completion.error is not None:
+        return _Outcome(attempts, raw_text="", error=completion.error)
+    try:
+        return _Outcome(attempts, output=task.parse(completion.text, row).model_dump_json())
+    except ValidationError as exc:
+        return _Outcome(attempts, raw_text=completion.text, error=str(exc))
+
+
 def _validate_with_retries(
     task: Task,
     rows: list[dict[str, Any]],
@@ -101,12 +110,8 @@ def _validate_with_retries(
         responses = _generate(task, keyed, cache, engine_factory, model_id, config, tally)
         still_invalid = []
         for index in pending:
-            text = responses[index].completion.text
-            try:
-                output = task.parse(text, rows[index]).model_dump_json()
-                outcomes[index] = _Outcome(attempts=attempt + 1, output=output)
-            except ValidationError as exc:
-                outcomes[index] = _Outcome(attempts=attempt + 1, raw_text=text, error=str(exc))
+            outcomes[index] = _judge(task, rows[index], responses[index].completion, attempt + 1)
+            if outcomes[index].output is None:
                 still_invalid.append(index)
         pending = still_invalid
         if not pending:

@@ -61,6 +61,10 @@ BATCH = {
     "repeat": (ROW, TASK.render(ROW)),
     "logprobs": (ROW, _with_sampling(TASK.render(ROW), top_logprobs=TOP_K)),
     "truncated": (ROW, _with_sampling(TASK.render(ROW), max_tokens=3)),
+    # About 6,000 tokens against a 2,048-token context: refused alone, the rest of the batch served.
+    "oversized": (ROW, dataclasses.replace(
+        TASK.render(ROW), messages=({"role": "user", "content": "magazine " * 6000},)
+    )),
 }
 
 
@@ -119,8 +123,9 @@ def test_prompt_injection_cannot_escape_candidates(answered):
 
 
 def test_usage_counts_tokens(answered):
-    _, _, completions = answered
-    assert all(c.prompt_tokens > 0 and c.completion_tokens > 0 for c in completions)
+    _, by_name, _ = answered
+    served = [c for name, c in by_name.items() if name != "oversized"]
+    assert all(c.prompt_tokens > 0 and c.completion_tokens > 0 for c in served)
 
 
 def test_same_seed_temperature_zero_repeats(answered):
@@ -142,6 +147,14 @@ def test_logprobs_well_formed_when_asked(answered):
         assert step.token in step.top and step.top[step.token] == pytest.approx(step.logprob)
         assert 1 <= len(step.top) <= TOP_K + 1  # the top k, plus the chosen token when it is not among them
         assert all(value <= 0 for value in step.top.values())
+
+
+def test_a_request_too_long_for_the_context_is_refused_alone(answered):
+    _, by_name, _ = answered
+    oversized = by_name["oversized"]
+    assert oversized.finish_reason == "error" and oversized.text == ""
+    assert "context" in oversized.error.lower() or "exceed" in oversized.error.lower()
+    assert all(c.error is None for name, c in by_name.items() if name != "oversized")
 
 
 def test_tiny_max_tokens_stops_for_length(answered):
@@ -287,10 +300,20 @@ def test_openai_retries_429_then_succeeds_and_sends_bearer_key(monkeypatch):
     assert engine.model_id == f"openai:gpt-test@127.0.0.1:{base_url.split(':')[2].split('/')[0]}"
 
 
-def test_openai_client_error_fails_without_retry():
+def test_openai_bad_request_is_refused_for_that_request_only_without_retry():
     with scripted_server([(400, {"error": {"message": "schema not supported"}})]) as (base_url, received):
         engine = OpenAIEngine(base_url, "m", api_key_env=None, max_retries=3, backoff_s=0.01)
-        with pytest.raises(EngineError, match="schema not supported") as failure:
+        (completion,) = engine.generate([SMALL])
+        engine.close()
+    assert len(received) == 1
+    assert completion.finish_reason == "error"
+    assert "schema not supported" in completion.error and base_url in completion.error
+
+
+def test_openai_auth_error_fails_the_engine_without_retry():
+    with scripted_server([(401, {"error": {"message": "invalid api key"}})]) as (base_url, received):
+        engine = OpenAIEngine(base_url, "m", api_key_env=None, max_retries=3, backoff_s=0.01)
+        with pytest.raises(EngineError, match="invalid api key") as failure:
             engine.generate([SMALL])
         engine.close()
     assert len(received) == 1

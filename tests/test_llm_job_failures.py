@@ -3,6 +3,7 @@ a job killed mid-run. The real embedded model throughout; only the engine fault 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -119,3 +120,19 @@ def test_killed_job_resumes_from_committed_batches(tmp_path, counting):
     assert result.cache_hits == committed
     user_ids = pq.read_table(result.output_path).column("user_id").to_pylist()
     assert sorted(user_ids) == [f"u{i}" for i in range(6)]
+
+
+def test_a_row_too_long_for_the_context_is_rejected_and_the_job_goes_on(tmp_path, counting):
+    rows = review_rows(2)
+    # The cap lets a ~9,000-token review through, beyond the embedded engine's 4,096-token context.
+    task = dataclasses.replace(picks_task(), untrusted_columns={"review": 60_000})
+    rows.append({"user_id": "u_long", "review": "great magazine " * 3000, "candidates": ["i_a", "i_b"]})
+    tolerant = LLMJobConfig(max_attempts=2, max_reject_rate=0.5, progress=False)
+
+    result = run_llm_job(task, rows, counting, Warehouse(str(tmp_path)), PARTITION, tolerant)
+
+    assert (result.accepted, result.rejected) == (2, 1)
+    (reject,) = pq.read_table(result.rejects_path).to_pylist()
+    assert reject["user_id"] == "u_long" and reject["attempts"] == 2 and reject["raw_text"] == ""
+    assert "context" in reject["error"].lower() or "exceed" in reject["error"].lower()
+    assert sorted(pq.read_table(result.output_path)["user_id"].to_pylist()) == ["u0", "u1"]

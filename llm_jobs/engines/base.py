@@ -42,12 +42,19 @@ class Completion:
     text: str
     prompt_tokens: int
     completion_tokens: int
-    finish_reason: str  # "stop", "length", ...
+    finish_reason: str  # "stop", "length", "error"
     logprobs: tuple[TokenLogprobs, ...] | None = None
+    # Set when the engine refused this one request (a prompt longer than the context window, a
+    # request the server calls invalid): the row is retried, then rejected, and the job goes on.
+    error: str | None = None
+
+
+def refused(error: str) -> Completion:
+    return Completion(text="", prompt_tokens=0, completion_tokens=0, finish_reason="error", error=error)
 
 
 class EngineError(RuntimeError):
-    """The engine failed in a way a retry of the same request will not fix (dead server, bad model)."""
+    """The engine as a whole failed (dead server, bad model, bad credentials): the job stops."""
 
 
 @runtime_checkable

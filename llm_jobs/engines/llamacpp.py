@@ -21,7 +21,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from llm_jobs.engines.base import Completion, EngineError, EngineRequest
+from llm_jobs.engines.base import Completion, EngineError, EngineRequest, refused
 from llm_jobs.engines.embedded_model import embedded_model_path
 from llm_jobs.engines.llamacpp_repack import without_weight_repacking
 from llm_jobs.engines.openai_format import completion_from_response
@@ -107,7 +107,7 @@ class LlamaCppEngine:
                 top_logprobs=sampling.top_logprobs if want_logprobs else None,
             )
         except ValueError as exc:  # e.g. the prompt does not fit the context window
-            raise EngineError(f"{self.model_id}: {exc}") from exc
+            return refused(f"{self.model_id}: {exc}")
         return completion_from_response(response)
 
     def generate(self, requests: Sequence[EngineRequest]) -> list[Completion]:

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from llm_jobs.engines.base import Completion, EngineError, EngineRequest
+from llm_jobs.engines.base import Completion, EngineError, EngineRequest, refused
 from llm_jobs.engines.openai_format import completion_from_response
 
 StructuredOutput = Literal["json_schema", "json_object"]
@@ -29,6 +29,14 @@ StructuredOutput = Literal["json_schema", "json_object"]
 
 class _Transient(Exception):
     """A failure worth another try."""
+
+
+class _Refused(Exception):
+    """The server called this one request invalid; other requests may still be fine."""
+
+
+# Statuses that speak of the request, not of the server or the credentials.
+_REQUEST_ERRORS = {400, 413, 422}
 
 
 def response_format(schema: dict, structured_output: StructuredOutput) -> dict:
@@ -117,6 +125,8 @@ class OpenAIEngine:
             message = _server_message(exc)
             if exc.code == 429 or exc.code >= 500:
                 raise _Transient(message) from exc
+            if exc.code in _REQUEST_ERRORS:
+                raise _Refused(f"{self.url} refused the request ({exc.code}): {message}") from exc
             raise EngineError(f"{self.url} rejected the request: {message}") from exc
         except (urllib.error.URLError, OSError) as exc:  # refused, reset, DNS, timeouts
             raise _Transient(f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}") from exc
@@ -128,6 +138,8 @@ class OpenAIEngine:
         for attempt in range(self._max_retries + 1):
             try:
                 return completion_from_response(self._post(payload))
+            except _Refused as exc:
+                return refused(str(exc))
             except _Transient as exc:
                 last_error = exc
             if attempt < self._max_retries:

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: install demo test dev bench-llm clean
+.PHONY: install demo test dev bench bench-llm bench-features clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,13 @@ dev: $(INSTALLED) | $(DAGSTER_HOME)
 ## LLM job overhead: the same prompts through the bare engine and through run_llm_job.
 bench-llm: $(INSTALLED)
 	$(BIN)/python benchmarks/llm_overhead.py
+
+## Spark feature jobs against the same features in DuckDB SQL, at 1M and 10M synthetic interactions.
+bench-features: $(INSTALLED)
+	$(BIN)/python benchmarks/feature_jobs.py
+
+## Every benchmark; results in benchmarks/results/.
+bench: bench-llm bench-features
 
 clean:
 	rm -rf warehouse demo_data .dagster_home

@@ -1,0 +1,395 @@
+"""recaug's Spark feature jobs against the same features in DuckDB SQL (goal: Spark <= 3x DuckDB at
+10M interactions, the gap shrinking with size).
+
+Inputs are synthetic marketplaces (`transforms.synthetic_marketplace`, n/10 users, n/50 items),
+ingested once to raw Parquet and cached under benchmarks/work/inputs/ (neither step is timed).
+Each measurement runs one engine in a fresh child process: Spark runs the `transforms` functions
+the Dagster feature assets run, DuckDB the SQL of benchmarks/duckdb_features.py; both read the raw
+Parquet, write every table to Parquet and read each job's inputs back from the Parquet written
+before it, as the assets do. The timed part is the feature jobs (Spark session start-up and
+imports excluded, reported separately). Peak memory is the largest sum of VmRSS over the child's
+process tree (Python + the JVM for Spark), sampled from /proc every 50 ms.
+
+Compared tables: clean_interactions, id_maps, splits, user_features, item_features,
+user_sequences, i2i_pairs (co-occurrence only), on the default FeatureConfig (k-core off). Skipped:
+Swing i2i, review_bundles. Before timing, the outputs of both engines are checked for equality at
+--check-size (and again at every benchmarked size): same schema, same row count, and no row in one
+that is not in the other (all columns, doubles rounded to 9 decimals); any difference fails the run.
+
+    python benchmarks/feature_jobs.py [--sizes 1000000,10000000] [--repeats N] [--check-size 50000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
+
+GOAL = 3.0
+RESULTS = Path(__file__).parent / "results" / "feature_jobs.json"
+WORK = Path(__file__).parent / "work"
+ENGINES = ("spark", "duckdb")
+SKIPPED = {
+    "i2i_pairs swing": "no DuckDB equivalent written (the Swing user-pair self-join); co-occurrence only on both sides",
+    "review_bundles": "no DuckDB equivalent written",
+    "k-core filtering": "off in the default FeatureConfig (k_core=0), so not exercised",
+}
+
+
+# --- workers (one engine, one child process) ---------------------------------------------------
+def _spark_worker(raw: Path, out: Path, threads: int, driver_memory: str) -> dict:
+    started = time.perf_counter()
+    from pyspark.sql import functions as F
+
+    from schemas.tables import I2I_PAIRS
+    from transforms.cleaning import clean_interactions, deduplicate_items
+    from transforms.config import FeatureConfig
+    from transforms.i2i import _top_k, capped_pairs, cooccurrence_scores
+    from transforms.id_maps import build_id_maps, index_interactions
+    from transforms.item_features import item_features
+    from transforms.sequences import user_sequences
+    from transforms.spark import build_spark_session
+    from transforms.splits import split_interactions
+    from transforms.tables import conform
+    from transforms.user_features import user_features
+
+    spark = build_spark_session(
+        master=f"local[{threads}]",
+        conf={"spark.driver.memory": driver_memory, "spark.local.dir": str(WORK / "spark-tmp")},
+        app_name="bench-feature-jobs",
+    )
+    spark.range(1).count()  # the JVM and the session are up
+    startup = time.perf_counter() - started
+    cfg = FeatureConfig()
+
+    def raw_table(name):
+        return spark.read.parquet(str(raw / name))
+
+    def table(name):
+        return spark.read.parquet(str(out / name))
+
+    def train():
+        return table("splits").where(F.col("split") == "train")
+
+    # The builds of dagster_project/assets/features.py FEATURE_TABLES; i2i without Swing.
+    builds = {
+        "clean_interactions": lambda: clean_interactions(raw_table("interactions"), cfg.k_core),
+        "id_maps": lambda: build_id_maps(table("clean_interactions")),
+        "splits": lambda: split_interactions(
+            index_interactions(table("clean_interactions"), table("id_maps")), cfg.split
+        ),
+        "user_features": lambda: user_features(train(), table("id_maps"), cfg.cold_max_history),
+        "item_features": lambda: item_features(
+            train(), table("id_maps"), deduplicate_items(raw_table("items")), raw_table("reviews"), cfg.long_tail_quantile
+        ),
+        "user_sequences": lambda: user_sequences(train(), cfg.sequence_length),
+        "i2i_pairs": lambda: conform(
+            _top_k(cooccurrence_scores(capped_pairs(train(), cfg.i2i)), "cooccurrence", cfg.i2i.top_k), I2I_PAIRS
+        ),
+    }
+    seconds = {}
+    for name, build in builds.items():
+        t0 = time.perf_counter()
+        build().write.mode("overwrite").parquet(str(out / name))
+        seconds[name] = time.perf_counter() - t0
+    spark.stop()
+    return {"startup_s": startup, "tables_s": seconds, "jobs_s": sum(seconds.values())}
+
+
+def _duckdb_worker(raw: Path, out: Path, threads: int) -> dict:
+    started = time.perf_counter()
+    from benchmarks.duckdb_features import connect, run_features
+
+    con = connect(threads, temp_dir=str(WORK / "duckdb-tmp"))
+    startup = time.perf_counter() - started
+    seconds = run_features(con, raw, out)
+    con.close()
+    return {"startup_s": startup, "tables_s": seconds, "jobs_s": sum(seconds.values())}
+
+
+# --- process-tree memory -----------------------------------------------------------------------
+def _children(pid: int) -> list[int]:
+    kids = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                kids.extend(int(k) for k in f.read().split())
+    except OSError:
+        pass
+    return kids
+
+
+def _status_kib(pid: int, fields: tuple[str, ...]) -> dict[str, int]:
+    values = {}
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                key = line.split(":", 1)[0]
+                if key in fields:
+                    values[key] = int(line.split()[1])
+    except OSError:
+        pass
+    return values
+
+
+class TreeMemory:
+    """Samples the summed VmRSS of a process and all its descendants; keeps the peak."""
+
+    def __init__(self, pid: int, interval: float = 0.05):
+        self.pid, self.interval = pid, interval
+        self.peak_kib = 0
+        self.hwm_kib: dict[int, int] = {}  # per process, the last VmHWM seen
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> None:
+        stack, total = [self.pid], 0
+        while stack:
+            pid = stack.pop()
+            status = _status_kib(pid, ("VmRSS", "VmHWM"))
+            total += status.get("VmRSS", 0)
+            if "VmHWM" in status:
+                self.hwm_kib[pid] = status["VmHWM"]
+            stack.extend(_children(pid))
+        self.peak_kib = max(self.peak_kib, total)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._sample()
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def _measure(engine: str, raw: Path, out: Path, args) -> dict:
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    result_file = out / "_worker.json"
+    cmd = [
+        sys.executable, __file__, "--worker", engine, "--raw", str(raw), "--outdir", str(out),
+        "--result", str(result_file), "--threads", str(args.threads), "--spark-driver-memory", args.spark_driver_memory,
+    ]  # fmt: skip
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    with TreeMemory(proc.pid) as memory:
+        log, _ = proc.communicate()
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        tail = "\n".join(log.strip().splitlines()[-40:])
+        raise RuntimeError(f"{engine} worker failed (exit {proc.returncode}) on {raw}:\n{tail}")
+    result = json.loads(result_file.read_text())
+    result_file.unlink()
+    result.update(
+        process_wall_s=wall,
+        peak_rss_mib=memory.peak_kib / 1024,
+        sum_vmhwm_mib=sum(memory.hwm_kib.values()) / 1024,
+        processes=len(memory.hwm_kib),
+    )
+    return result
+
+
+# --- equality ------------------------------------------------------------------------------------
+def compare_outputs(spark_out: Path, duckdb_out: Path) -> dict[str, dict]:
+    """Per table: schema, row count and symmetric row difference (doubles rounded to 9 places)."""
+    import duckdb
+
+    from benchmarks.duckdb_features import TABLES
+
+    con = duckdb.connect()
+    con.execute("SET threads = 2")
+    con.execute("SET TimeZone = 'UTC'")
+    report = {}
+    for name in TABLES:
+        a = f"read_parquet('{spark_out / name}/*.parquet')"
+        b = f"read_parquet('{duckdb_out / name}/*.parquet')"
+        schema_a = [(r[0], r[1]) for r in con.execute(f"DESCRIBE SELECT * FROM {a}").fetchall()]
+        schema_b = [(r[0], r[1]) for r in con.execute(f"DESCRIBE SELECT * FROM {b}").fetchall()]
+        entry = {"schema_equal": schema_a == schema_b}
+        entry["rows_spark"] = con.execute(f"SELECT count(*) FROM {a}").fetchone()[0]
+        entry["rows_duckdb"] = con.execute(f"SELECT count(*) FROM {b}").fetchone()[0]
+        if entry["schema_equal"]:
+            cols = ", ".join(
+                f'round("{c}", 9) AS "{c}"' if t == "DOUBLE" else f'"{c}"' for c, t in schema_a
+            )
+            entry["only_in_spark"] = con.execute(
+                f"SELECT count(*) FROM (SELECT {cols} FROM {a} EXCEPT ALL SELECT {cols} FROM {b})"
+            ).fetchone()[0]
+            entry["only_in_duckdb"] = con.execute(
+                f"SELECT count(*) FROM (SELECT {cols} FROM {b} EXCEPT ALL SELECT {cols} FROM {a})"
+            ).fetchone()[0]
+        else:
+            entry["schema_spark"], entry["schema_duckdb"] = schema_a, schema_b
+        entry["equal"] = (
+            entry["schema_equal"]
+            and entry["rows_spark"] == entry["rows_duckdb"]
+            and entry["only_in_spark"] == 0
+            and entry["only_in_duckdb"] == 0
+        )
+        report[name] = entry
+    con.close()
+    return report
+
+
+def _check(size: int, spark_out: Path, duckdb_out: Path) -> dict:
+    tables = compare_outputs(spark_out, duckdb_out)
+    bad = {name: entry for name, entry in tables.items() if not entry["equal"]}
+    print(f"equality at {size:,}: {'all ' + str(len(tables)) + ' tables equal' if not bad else 'DIFFERENT: ' + json.dumps(bad)}", flush=True)
+    return {"size": size, "passed": not bad, "tables": tables}
+
+
+# --- driver --------------------------------------------------------------------------------------
+def _spread(values: list[float]) -> dict[str, float]:
+    return {"min": min(values), "median": statistics.median(values), "max": max(values)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1000000,10000000", help="interactions, comma-separated")
+    parser.add_argument("--repeats", type=int, default=None, help="default: 3 up to 1M, 1 above")
+    parser.add_argument("--check-size", type=int, default=50_000, help="equality check before timing; 0 skips")
+    parser.add_argument("--threads", type=int, default=2, help="local[N] for Spark, SET threads for DuckDB")
+    parser.add_argument("--spark-driver-memory", default="8g")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--worker", choices=ENGINES, help=argparse.SUPPRESS)
+    parser.add_argument("--raw", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--outdir", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.worker:
+        if args.worker == "spark":
+            result = _spark_worker(args.raw, args.outdir, args.threads, args.spark_driver_memory)
+        else:
+            result = _duckdb_worker(args.raw, args.outdir, args.threads)
+        args.result.write_text(json.dumps(result))
+        return
+
+    from benchmarks._inputs import prepare, spec_for
+
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    runs = WORK / "runs"
+    checks = []
+    if args.check_size:
+        raw, _ = prepare(spec_for(args.check_size, args.seed))
+        outs = {e: runs / f"n{args.check_size}" / e for e in ENGINES}
+        for engine in ENGINES:
+            _measure(engine, raw, outs[engine], args)
+        checks.append(_check(args.check_size, outs["spark"], outs["duckdb"]))
+        if not checks[-1]["passed"]:
+            sys.exit(f"Spark and DuckDB outputs differ at {args.check_size:,} interactions; not timing.")
+
+    results, inputs = {}, {}
+    for size in sizes:
+        raw, info = prepare(spec_for(size, args.seed), log=lambda m: print(m, flush=True))
+        inputs[str(size)] = info
+        repeats = args.repeats or (3 if size <= 1_000_000 else 1)
+        outs = {e: runs / f"n{size}" / e for e in ENGINES}
+        measured: dict[str, list[dict]] = {e: [] for e in ENGINES}
+        for i in range(repeats):  # interleaved, so drift in machine load hits both alike
+            for engine in ENGINES:
+                try:
+                    m = _measure(engine, raw, outs[engine], args)
+                except RuntimeError as error:
+                    print(str(error), flush=True)
+                    measured[engine].append({"error": str(error)[-4000:]})
+                    continue
+                measured[engine].append(m)
+                print(
+                    f"n={size:,} {engine:<6} repeat {i + 1}/{repeats}: jobs {m['jobs_s']:.1f}s "
+                    f"(+{m['startup_s']:.1f}s start-up), peak {m['peak_rss_mib']:.0f} MiB",
+                    flush=True,
+                )
+        per_engine = {}
+        for engine, ms in measured.items():
+            ok = [m for m in ms if "error" not in m]
+            per_engine[engine] = {"repeats": len(ms), "failed": len(ms) - len(ok), "errors": [m["error"] for m in ms if "error" in m]}
+            if ok:
+                per_engine[engine].update(
+                    jobs_s=_spread([m["jobs_s"] for m in ok]),
+                    process_wall_s=_spread([m["process_wall_s"] for m in ok]),
+                    startup_s=_spread([m["startup_s"] for m in ok]),
+                    peak_rss_mib=max(m["peak_rss_mib"] for m in ok),
+                    sum_vmhwm_mib=max(m["sum_vmhwm_mib"] for m in ok),
+                    tables_s_median={t: statistics.median(m["tables_s"][t] for m in ok) for t in ok[0]["tables_s"]},
+                )
+        both = all("jobs_s" in per_engine[e] for e in ENGINES)
+        entry = {"engines": per_engine}
+        if both:
+            entry["ratio_spark_over_duckdb"] = {
+                "jobs_median": per_engine["spark"]["jobs_s"]["median"] / per_engine["duckdb"]["jobs_s"]["median"],
+                "process_wall_median": per_engine["spark"]["process_wall_s"]["median"]
+                / per_engine["duckdb"]["process_wall_s"]["median"],
+                "peak_rss": per_engine["spark"]["peak_rss_mib"] / per_engine["duckdb"]["peak_rss_mib"],
+            }
+            checks.append(_check(size, outs["spark"], outs["duckdb"]))
+        results[str(size)] = entry
+
+    ratios = {s: r["ratio_spark_over_duckdb"]["jobs_median"] for s, r in results.items() if "ratio_spark_over_duckdb" in r}
+    ordered = [ratios[str(s)] for s in sorted(sizes) if str(s) in ratios]
+    at_10m = ratios.get("10000000")
+    report = {
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": sys.version.split()[0],
+            "versions": {p: version(p) for p in ("pyspark", "duckdb", "pyarrow")},
+            "java": subprocess.run(["java", "-version"], capture_output=True, text=True).stderr.splitlines()[0],
+        },
+        "inputs": {
+            "sizes": sizes,
+            "marketplace": inputs,
+            "threads": args.threads,
+            "spark_driver_memory": args.spark_driver_memory,
+            "repeats": {str(s): args.repeats or (3 if s <= 1_000_000 else 1) for s in sizes},
+            "tables": ["clean_interactions", "id_maps", "splits", "user_features", "item_features", "user_sequences", "i2i_pairs (cooccurrence)"],
+            "skipped": SKIPPED,
+            "timed": "feature jobs only (Spark session start-up / imports in startup_s); fresh child process per run",
+            "memory": "peak of the summed VmRSS of the child process tree (Python + JVM for Spark), sampled from /proc every 50 ms (psutil not installed); sum_vmhwm_mib: sum of per-process VmHWM, an upper bound",
+        },
+        "results": results,
+        "ratio_spark_over_duckdb_jobs_median": ratios,
+        "goal": f"spark/duckdb <= {GOAL} at 10M, shrinking with size",
+        "meets_goal_at_10m": None if at_10m is None else at_10m <= GOAL,
+        "gap_shrinks_with_size": None if len(ordered) < 2 else all(b <= a for a, b in zip(ordered, ordered[1:])),
+        "equality": [{k: c[k] for k in ("size", "passed")} | {"tables": c["tables"]} for c in checks],
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+
+    print(f"\n{'size':>11} {'engine':<7}{'min s':>8}{'median s':>10}{'max s':>8}{'peak MiB':>10}{'spark/duckdb':>14}")
+    for size, entry in results.items():
+        for engine in ENGINES:
+            e = entry["engines"][engine]
+            if "jobs_s" not in e:
+                print(f"{int(size):>11,} {engine:<7}  FAILED ({e['failed']}/{e['repeats']} runs)")
+                continue
+            ratio = f"{entry['ratio_spark_over_duckdb']['jobs_median']:.2f}" if engine == "spark" and "ratio_spark_over_duckdb" in entry else ""
+            j = e["jobs_s"]
+            print(f"{int(size):>11,} {engine:<7}{j['min']:>8.1f}{j['median']:>10.1f}{j['max']:>8.1f}{e['peak_rss_mib']:>10.0f}{ratio:>14}")
+    print(f"goal: {report['goal']}; met at 10M: {report['meets_goal_at_10m']}; shrinking: {report['gap_shrinks_with_size']}")
+    print(f"written: {args.out}")
+    failed = [c["size"] for c in checks if not c["passed"]]
+    if failed:
+        sys.exit(f"Spark and DuckDB outputs differ at {failed}")
+
+
+if __name__ == "__main__":
+    main()

@@ -52,6 +52,8 @@ class LLMEngineResource(dg.ConfigurableResource):
     concurrency: int = 8
     timeout_s: float = 60
     max_retries: int = 4
+    # openai: "json_schema" (OpenAI, vllm serve) or "json_object" (llama-cpp-python's server).
+    structured_output: str = "json_schema"
     tensor_parallel_size: int = 1
     gpu_memory_utilization: float = 0.9
     job: LLMJobSettings = LLMJobSettings()
@@ -69,6 +71,7 @@ class LLMEngineResource(dg.ConfigurableResource):
                 "concurrency": self.concurrency,
                 "timeout_s": self.timeout_s,
                 "max_retries": self.max_retries,
+                "structured_output": self.structured_output,
             }
         if self.kind == "vllm":
             if not self.model:

@@ -40,10 +40,12 @@ def test_engine_factories_are_picklable_keys_and_options_follow_the_kind():
         base_url="http://127.0.0.1:8000/v1",
         model="served-model",
         api_key_env="MY_KEY",
+        structured_output="json_object",
         job=LLMJobSettings(runner="FlinkRunner", pipeline_options={"flink_master": "localhost:8081"}),
     )
     factory = openai.engine_factory()
     assert pickle.loads(pickle.dumps(factory)) == factory and hash(factory) == hash(openai.engine_factory())
+    assert dict(factory.options)["structured_output"] == "json_object"
     assert dict(factory.options)["api_key_env"] == "MY_KEY" and "tensor_parallel_size" not in dict(factory.options)
     assert openai.job_config().pipeline_options == {"flink_master": "localhost:8081"}
     vllm = LLMEngineResource(kind="vllm", model="Qwen/Qwen2.5-0.5B-Instruct", tensor_parallel_size=2)

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: install demo test dev bench bench-llm bench-features clean
+.PHONY: install demo test dev bench bench-llm bench-features bench-e2e clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,8 +40,12 @@ bench-llm: $(INSTALLED)
 bench-features: $(INSTALLED)
 	$(BIN)/python benchmarks/feature_jobs.py
 
+## The main job end to end on the demo data: wall time, peak memory, seconds per stage.
+bench-e2e: $(INSTALLED)
+	$(BIN)/python benchmarks/end_to_end.py
+
 ## Every benchmark; results in benchmarks/results/.
-bench: bench-llm bench-features
+bench: bench-llm bench-features bench-e2e
 
 clean:
 	rm -rf warehouse demo_data .dagster_home

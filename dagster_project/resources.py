@@ -58,6 +58,7 @@ class FeaturesResource(dg.ConfigurableResource):
     """Settings of the Spark feature jobs (see transforms.config for their meaning)."""
 
     k_core: int = 0
+    k_core_max_rounds: int = 30
     cold_max_history: int = 3
     long_tail_quantile: float = 0.2
     sequence_length: int = 50
@@ -69,6 +70,7 @@ class FeaturesResource(dg.ConfigurableResource):
     def config(self) -> FeatureConfig:
         return FeatureConfig(
             k_core=self.k_core,
+            k_core_max_rounds=self.k_core_max_rounds,
             cold_max_history=self.cold_max_history,
             long_tail_quantile=self.long_tail_quantile,
             sequence_length=self.sequence_length,

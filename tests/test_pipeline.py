@@ -30,12 +30,12 @@ SETS = [
 ]
 
 
-def materialize(source_dir, warehouse_dir, partition) -> dg.ExecuteInProcessResult:
+def materialize(source_dir, warehouse_dir, partition, features=None) -> dg.ExecuteInProcessResult:
     resources = {
         "source": SourceResource(path=str(source_dir)),
         "warehouse": WarehouseResource(base_url=str(warehouse_dir)),
         "spark": SparkResource(master="local[2]"),
-        "features": FeaturesResource(),
+        "features": features or FeaturesResource(),
     }
     return dg.materialize(all_assets, partition_key=partition, resources=resources)
 
@@ -133,6 +133,20 @@ def test_duckdb_views_match_parquet(synthetic_run):
                 f"SELECT count(*) FROM (SELECT * FROM {name} EXCEPT ALL SELECT * FROM read_parquet('{files}'))"
             ).fetchone()
             assert view_rows == read_set(wh, name).num_rows and differing == 0
+
+
+def test_feature_settings_reach_the_jobs(synthetic_run, tmp_path):
+    spec, source, _, _ = synthetic_run
+    result = materialize(source, tmp_path / "wh", spec.end_date.isoformat(), FeaturesResource(k_core=5))
+    assert result.success
+    wh = Warehouse(str(tmp_path / "wh"))
+    rows = [r for s in ("train", "valid", "test") for r in read_set(wh, f"interactions_{s}").to_pylist()]
+    per_user, per_item = defaultdict(int), defaultdict(int)
+    for row in rows:
+        per_user[row["user_idx"]] += 1
+        per_item[row["item_idx"]] += 1
+    assert rows and min(per_user.values()) >= 5 and min(per_item.values()) >= 5
+    assert len(rows) < spec.n_interactions
 
 
 def test_magazine_run_counts_match_the_source(magazine_run, magazine_dir):

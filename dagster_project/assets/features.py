@@ -43,7 +43,7 @@ FEATURE_TABLES = [
         "clean_interactions",
         "One interaction per (user, item), the latest; optional k-core filter.",
         ("raw/interactions",),
-        lambda t, cfg: clean_interactions(t["raw/interactions"], cfg.k_core),
+        lambda t, cfg: clean_interactions(t["raw/interactions"], cfg.k_core, cfg.k_core_max_rounds),
     ),
     FeatureTable(
         "id_maps",

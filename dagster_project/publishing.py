@@ -2,7 +2,9 @@
 
 A version directory is written completely (data files, then `_manifest.json`) before `LATEST` is
 switched to it with one atomic write, so a reader that follows `LATEST` always finds a complete
-version, whatever moment a writer dies at. Versions sort by creation time.
+version, whatever moment a writer dies at. A gate (the set's validation) sees the written version
+first: when it fails, the version stays on disk with a `blocked` manifest for inspection and
+`LATEST` keeps pointing at the previous one. Versions sort by creation time.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ import datetime as dt
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 import pyarrow as pa
 import pyarrow.dataset as pads
@@ -24,6 +27,24 @@ from dagster_project.warehouse import Warehouse
 MANIFEST = "_manifest.json"
 LATEST = "LATEST"
 ROWS_PER_FILE = 5_000_000
+
+
+class Verdict(Protocol):
+    passed: bool
+
+    def as_dict(self) -> dict: ...
+
+
+#: Judges a written version: (its rows, the live version's row count or None) -> verdict.
+Gate = Callable[[pa.Table, "int | None"], Verdict]
+
+
+class PublicationBlocked(RuntimeError):
+    def __init__(self, set_name: str, version: str, verdict: dict) -> None:
+        failed = [r for r in verdict.get("results", []) if not r["success"] and r["severity"] == "error"]
+        names = ", ".join(f"{r['name']}({r['column']})" if r.get("column") else r["name"] for r in failed)
+        super().__init__(f"{set_name} version {version} failed validation, LATEST unchanged: {names}")
+        self.verdict = verdict
 
 
 @dataclass(frozen=True)
@@ -103,8 +124,12 @@ def publish(
     lineage: dict,
     row_filter: pads.Expression | None = None,
     now: dt.datetime | None = None,
+    gate: Gate | None = None,
 ) -> PublishedVersion:
-    """Copy `source` (filtered, projected and cast to `schema`) into a new version and make it live."""
+    """Copy `source` (filtered, projected and cast to `schema`) into a new version and make it live.
+
+    Raises PublicationBlocked, leaving LATEST as it was, when `gate` does not pass the version.
+    """
     now = now or dt.datetime.now(dt.timezone.utc)
     version = new_version_id(now)
     directory = wh.path("published", set_name, version)
@@ -113,6 +138,11 @@ def publish(
     batches = source.to_batches(columns=schema.names, filter=row_filter)
     files = [_file_entry(wh, f"{directory}/{name}") for name in _write_batches(wh, directory, schema, batches)]
     row_count = sum(f["rows"] for f in files)
+    previous = latest_version(wh, set_name)
+    verdict = None
+    if gate is not None:
+        previous_rows = read_manifest(wh, set_name, previous)["row_count"] if previous else None
+        verdict = gate(pq.read_table(directory, filesystem=wh.fs), previous_rows)
     manifest = {
         "set": set_name,
         "version": version,
@@ -122,8 +152,12 @@ def publish(
         "schema": [{"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in schema],
         "files": files,
         "lineage": lineage,
-        "previous_version": latest_version(wh, set_name),
+        "previous_version": previous,
+        "validation": verdict.as_dict() if verdict is not None else None,
+        "status": "blocked" if verdict is not None and not verdict.passed else "published",
     }
-    wh.write_text_atomic(f"{directory}/{MANIFEST}", json.dumps(manifest, indent=2, sort_keys=True))
+    wh.write_text_atomic(f"{directory}/{MANIFEST}", json.dumps(manifest, indent=2, sort_keys=True, default=str))
+    if manifest["status"] == "blocked":
+        raise PublicationBlocked(set_name, version, manifest["validation"])
     wh.write_text_atomic(wh.path("published", set_name, LATEST), version + "\n")
     return PublishedVersion(set_name, version, directory, row_count, manifest)

@@ -34,7 +34,9 @@ def test_asset_graph_has_every_layer():
 def test_published_sets_depend_on_their_features():
     graph = defs.resolve_asset_graph()
     parents = graph.get(dg.AssetKey(["published", "interactions_test"])).parent_keys
-    assert parents == {dg.AssetKey(["features", "splits"])}
+    assert parents == {dg.AssetKey(["features", "splits"]), dg.AssetKey(["features", "id_maps"])}
+    checks = graph.get(dg.AssetKey(["published", "interactions_test"])).check_keys
+    assert [c.name for c in checks] == ["contract"]
 
 
 def test_nightly_schedule_requests_yesterdays_partition():

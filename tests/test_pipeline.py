@@ -3,8 +3,10 @@
 import gzip
 import json
 from collections import defaultdict
+from pathlib import Path
 
 import dagster as dg
+import pyarrow as pa
 import duckdb
 import pyarrow.parquet as pq
 import pytest
@@ -133,6 +135,51 @@ def test_duckdb_views_match_parquet(synthetic_run):
                 f"SELECT count(*) FROM (SELECT * FROM {name} EXCEPT ALL SELECT * FROM read_parquet('{files}'))"
             ).fetchone()
             assert view_rows == read_set(wh, name).num_rows and differing == 0
+
+
+def test_every_published_set_passed_its_blocking_contract_check(synthetic_run):
+    _, _, wh, result = synthetic_run
+    evaluations = result.get_asset_check_evaluations()
+    assert sorted(e.asset_key.path[-1] for e in evaluations) == SETS
+    assert all(e.passed for e in evaluations)
+    for name in SETS:
+        validation = read_manifest(wh, name, latest_version(wh, name))["validation"]
+        assert validation["passed"] and validation["row_count"] == read_set(wh, name).num_rows
+
+
+def test_a_failing_check_blocks_publication_and_keeps_latest(synthetic_run, tmp_path):
+    spec, source, wh, _ = synthetic_run
+    partition = spec.end_date.isoformat()
+    live = latest_version(wh, "interactions_train")
+    splits_dir = Path(wh.table_path("features", "splits", partition))
+    train_row = pq.read_table(splits_dir, filters=[("split", "=", "train")]).slice(0, 1)
+    bad_row = train_row.set_column(1, "item_idx", pa.array([10_000_000], pa.int32()))
+    pq.write_table(bad_row, splits_dir / "zz-injected.parquet")
+    try:
+        result = dg.materialize(
+            all_assets,
+            selection=["published/interactions_train"],
+            partition_key=partition,
+            resources={
+                "source": SourceResource(path=str(source)),
+                "warehouse": WarehouseResource(base_url=wh.base_url),
+                "spark": SparkResource(master="local[2]"),
+                "features": FeaturesResource(),
+            },
+            raise_on_error=False,
+        )
+    finally:
+        (splits_dir / "zz-injected.parquet").unlink()
+    assert not result.success
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert not evaluation.passed
+    failures = evaluation.metadata["failures"].value
+    assert [(f["name"], f["column"]) for f in failures] == [("ids_present_in_id_maps", "item_idx")]
+    assert failures[0]["sample_values"] == [10_000_000]
+    assert latest_version(wh, "interactions_train") == live
+    with connect_read_only(wh) as con:
+        (rows,) = con.execute("SELECT count(*) FROM interactions_train").fetchone()
+    assert rows == read_set(wh, "interactions_train").num_rows
 
 
 def test_feature_settings_reach_the_jobs(synthetic_run, tmp_path):

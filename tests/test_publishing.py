@@ -105,3 +105,24 @@ def test_manifest_is_json_with_schema(tmp_path):
     manifest = json.loads((Path(version.path) / "_manifest.json").read_text())
     assert [f["name"] for f in manifest["schema"]] == ID_MAPS.names
     assert manifest["version"] == version.version
+
+
+def test_a_failing_gate_blocks_the_switch_and_keeps_the_version_for_inspection(tmp_path):
+    from dagster_project.publishing import PublicationBlocked
+    from dagster_project.validation import validate_table
+
+    wh = Warehouse(str(tmp_path / "wh"))
+    gate = lambda table, previous_rows: validate_table("id_maps", table, None, previous_rows)  # noqa: E731
+    good = publish(wh, "id_maps", ID_MAPS, _id_maps_source(tmp_path, 40, "a"), "2024-01-01", {}, gate=gate)
+    assert good.manifest["validation"]["passed"] and good.manifest["status"] == "published"
+
+    # Four rows against forty: the row-count band catches a 90% drop.
+    with pytest.raises(PublicationBlocked, match="row_count_change_within_band") as blocked:
+        publish(wh, "id_maps", ID_MAPS, _id_maps_source(tmp_path, 3, "b"), "2024-01-02", {}, gate=gate)
+
+    assert latest_version(wh, "id_maps") == good.version
+    blocked_dirs = [p for p in (tmp_path / "wh" / "published" / "id_maps").iterdir() if p.name not in (good.version, "LATEST")]
+    (blocked_dir,) = blocked_dirs
+    manifest = json.loads((blocked_dir / "_manifest.json").read_text())
+    assert manifest["status"] == "blocked" and not manifest["validation"]["passed"]
+    assert blocked.value.verdict == manifest["validation"]

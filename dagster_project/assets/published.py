@@ -1,18 +1,28 @@
-"""Published training sets: versioned Parquet with a manifest, LATEST switch, DuckDB views."""
+"""Published training sets: versioned Parquet with a manifest, LATEST switch, DuckDB views.
+
+Each set's contract (its Great Expectations suite plus the id and row-count checks) runs as a
+blocking asset check on the written version: LATEST switches only when it passes.
+"""
 
 import json
 from dataclasses import dataclass
 
 import dagster as dg
 import pyarrow.dataset as pads
+import pyarrow.parquet as pq
 
 from dagster_project.assets.raw import ingest_report_path
 from dagster_project.catalog import catalog_path, refresh_catalog
 from dagster_project.lineage import code_version
 from dagster_project.partitions import daily_partitions
-from dagster_project.publishing import publish
+from dagster_project.publishing import PublicationBlocked, publish
+from dagster_project.validation import validate_table
 from dagster_project.resources import FeaturesResource, WarehouseResource
 from schemas.tables import PUBLISHED_SETS
+
+
+CONTRACT_CHECK = "contract"
+ID_MAPS_KEY = dg.AssetKey(["features", "id_maps"])
 
 
 @dataclass(frozen=True)
@@ -44,34 +54,66 @@ def _lineage(warehouse: WarehouseResource, features: FeaturesResource, partition
     }
 
 
+def _check_metadata(verdict: dict) -> dict:
+    failed = [r for r in verdict["results"] if not r["success"]]
+    return {
+        "checks": len(verdict["results"]),
+        "failed_errors": sum(r["severity"] == "error" for r in failed),
+        "failed_warnings": sum(r["severity"] == "warning" for r in failed),
+        # Which expectations failed, with up to five offending rows each.
+        "failures": dg.MetadataValue.json(failed),
+    }
+
+
 def _published_asset(spec: PublishedSet) -> dg.AssetsDefinition:
+    key = dg.AssetKey(["published", spec.name])
+
     @dg.asset(
-        name=spec.name,
-        key_prefix="published",
+        key=key,
         group_name="published",
-        deps=[dg.AssetKey(["features", spec.feature_table])],
+        deps=list(dict.fromkeys([dg.AssetKey(["features", spec.feature_table]), ID_MAPS_KEY])),
         partitions_def=daily_partitions,
         description=f"Published training set `{spec.name}`: published/{spec.name}/<version>/",
+        check_specs=[
+            dg.AssetCheckSpec(
+                CONTRACT_CHECK,
+                asset=key,
+                blocking=True,
+                description="Schema, keys, ranges, ids in id_maps, row-count change: errors block LATEST.",
+            )
+        ],
     )
-    def _asset(
-        context: dg.AssetExecutionContext, warehouse: WarehouseResource, features: FeaturesResource
-    ) -> dg.MaterializeResult:
+    def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource, features: FeaturesResource):
         wh = warehouse.warehouse
         partition = context.partition_key
         source = pads.dataset(
             wh.table_path("features", spec.feature_table, partition), format="parquet", filesystem=wh.fs
         )
-        version = publish(
-            wh,
-            spec.name,
-            PUBLISHED_SETS[spec.name],
-            source,
-            partition,
-            _lineage(warehouse, features, partition),
-            row_filter=pads.field("split") == spec.split if spec.split else None,
-        )
+        id_maps = pq.read_table(wh.table_path("features", "id_maps", partition), filesystem=wh.fs)
+        try:
+            version = publish(
+                wh,
+                spec.name,
+                PUBLISHED_SETS[spec.name],
+                source,
+                partition,
+                _lineage(warehouse, features, partition),
+                row_filter=pads.field("split") == spec.split if spec.split else None,
+                gate=lambda table, previous_rows: validate_table(spec.name, table, id_maps, previous_rows),
+            )
+        except PublicationBlocked as blocked:
+            yield dg.AssetCheckResult(
+                check_name=CONTRACT_CHECK,
+                passed=False,
+                severity=dg.AssetCheckSeverity.ERROR,
+                metadata=_check_metadata(blocked.verdict),
+            )
+            raise dg.Failure(description=str(blocked)) from blocked
         refresh_catalog(wh)
-        return dg.MaterializeResult(
+        yield dg.AssetCheckResult(
+            check_name=CONTRACT_CHECK, passed=True, metadata=_check_metadata(version.manifest["validation"])
+        )
+        yield dg.MaterializeResult(
             metadata={
                 "rows": version.row_count,
                 "version": version.version,

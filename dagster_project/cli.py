@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from transforms.synthetic_marketplace import MarketplaceSpec, write_marketplace
+
 DEMO_DATA = "./demo_data"
 
 
@@ -26,16 +28,19 @@ def main() -> None:
     """recaug: LLM-augmented, validated training sets for recommenders."""
 
 
+def _spec_default(field: str):
+    # The generator's own defaults, so `synth` and `demo` cannot drift apart.
+    return MarketplaceSpec.model_fields[field].default
+
+
 @main.command()
 @click.option("--out", default=DEMO_DATA, show_default=True, type=click.Path(file_okay=False))
-@click.option("--users", default=2000, show_default=True)
-@click.option("--items", default=500, show_default=True)
-@click.option("--interactions", default=20_000, show_default=True)
-@click.option("--seed", default=7, show_default=True)
+@click.option("--users", default=_spec_default("n_users"), show_default=True)
+@click.option("--items", default=_spec_default("n_items"), show_default=True)
+@click.option("--interactions", default=_spec_default("n_interactions"), show_default=True)
+@click.option("--seed", default=_spec_default("seed"), show_default=True)
 def synth(out: str, users: int, items: int, interactions: int, seed: int) -> None:
     """Write a synthetic marketplace in the Amazon Review Data 2018 format."""
-    from transforms.synthetic_marketplace import MarketplaceSpec, write_marketplace
-
     spec = MarketplaceSpec(n_users=users, n_items=items, n_interactions=interactions, seed=seed)
     summary = write_marketplace(spec, out)
     click.echo(f"wrote {summary['interactions']:,} interactions to {out}")
@@ -100,8 +105,6 @@ def run(source: str, source_format: str, partition: str, warehouse: str) -> None
 @click.option("--data", default=DEMO_DATA, show_default=True, help="Where the synthetic input is written.")
 def demo(warehouse: str, data: str) -> None:
     """Generate the synthetic marketplace (once) and run the whole pipeline on it."""
-    from transforms.synthetic_marketplace import MarketplaceSpec, write_marketplace
-
     spec = MarketplaceSpec()
     if not any(Path(data).glob("*.json.gz")):
         write_marketplace(spec, data)

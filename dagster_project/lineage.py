@@ -9,11 +9,9 @@ import subprocess
 
 
 def fingerprint_file(path: str) -> dict:
-    digest = hashlib.sha256()
     with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return {"file": os.path.basename(path), "bytes": os.path.getsize(path), "sha256": digest.hexdigest()}
+        sha256 = hashlib.file_digest(f, "sha256").hexdigest()
+    return {"file": os.path.basename(path), "bytes": os.path.getsize(path), "sha256": sha256}
 
 
 def code_version() -> str:

@@ -103,14 +103,12 @@ def _write_batches(
 
 
 def _file_entry(wh: Warehouse, path: str) -> dict:
-    digest = hashlib.sha256()
     with wh.fs.open_input_stream(path) as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
+        sha256 = hashlib.file_digest(f, "sha256").hexdigest()
     return {
         "name": path.rsplit("/", 1)[1],
         "bytes": wh.fs.get_file_info(path).size,
-        "sha256": digest.hexdigest(),
+        "sha256": sha256,
         "rows": pq.read_metadata(path, filesystem=wh.fs).num_rows,
     }
 

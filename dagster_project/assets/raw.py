@@ -29,16 +29,17 @@ def raw_tables(context: dg.AssetExecutionContext, source: SourceResource, wareho
     """Parse the source logs; unusable records go to raw.quarantine with file, line and reason."""
     wh = warehouse.warehouse
     partition = context.partition_key
+    spec = source.spec()
     finals = {table: wh.table_path("raw", table, partition) for table in RAW_TABLES}
     with contextlib.ExitStack() as stack:
         staged = {table: stack.enter_context(wh.staged_dir(path)) for table, path in finals.items()}
-        report = ingest(source.spec(), staged, wh.fs, as_of=end_of_day(partition))
-    lineage = {"source": source.spec().model_dump(), "inputs": [fingerprint_file(f) for f in report.files]}
+        report = ingest(spec, staged, wh.fs, as_of=end_of_day(partition))
+    summary = report.as_metadata()
+    lineage = {"source": spec.model_dump(), "inputs": [fingerprint_file(f) for f in report.files]}
     wh.write_text_atomic(
         ingest_report_path(warehouse, partition),
-        json.dumps({"report": report.as_metadata(), "lineage": lineage}, indent=2, sort_keys=True),
+        json.dumps({"report": summary, "lineage": lineage}, indent=2, sort_keys=True),
     )
-    summary = report.as_metadata()
     for table, key in RAW_KEYS.items():
         metadata = {"rows": getattr(report, table), "path": dg.MetadataValue.path(finals[table])}
         if table == "quarantine":

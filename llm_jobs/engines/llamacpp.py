@@ -30,11 +30,8 @@ from llm_jobs.engines.openai_format import completion_from_response
 @functools.lru_cache(maxsize=8)
 def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
     """Hash of the weights, once per file version (size and mtime are part of the key)."""
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def gguf_model_id(path: str) -> str:

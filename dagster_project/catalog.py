@@ -1,7 +1,9 @@
 """`warehouse.duckdb`: one DuckDB view per live published set.
 
 The catalog is rebuilt into a temporary file and moved over the old one, so a reader holding the
-old file keeps a consistent catalog and a crash never leaves a half-built one.
+old file keeps a consistent catalog and a crash never leaves a half-built one. Rebuilds take a
+lock: two sets published at once would otherwise each read LATEST before the other's switch, and
+whichever rename came last would leave the other set's view on its old version.
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ import uuid
 
 import duckdb
 
+from dagster_project.locks import warehouse_lock
 from dagster_project.publishing import latest_version, published_sets
 from dagster_project.warehouse import Warehouse
 
 CATALOG_FILE = "warehouse.duckdb"
+LOCK_TIMEOUT_S = 120.0
 
 
 def catalog_path(wh: Warehouse) -> str:
@@ -34,15 +38,16 @@ def refresh_catalog(wh: Warehouse) -> dict[str, str]:
     """Point one view per published set at its LATEST version; returns {set: version}."""
     target = catalog_path(wh)
     tmp = f"{target}.tmp-{uuid.uuid4().hex}"
-    live = {name: latest_version(wh, name) for name in published_sets(wh)}
-    with duckdb.connect(tmp) as con:
-        for name, version in live.items():
-            files = wh.uri("published", name, version, "*.parquet")
-            con.execute(
-                f"CREATE VIEW {_quote_identifier(name)} AS "
-                f"SELECT * FROM read_parquet({_quote_literal(files)})"
-            )
-    os.replace(tmp, target)
+    with warehouse_lock(wh, CATALOG_FILE, LOCK_TIMEOUT_S):
+        live = {name: latest_version(wh, name) for name in published_sets(wh)}
+        with duckdb.connect(tmp) as con:
+            for name, version in live.items():
+                files = wh.uri("published", name, version, "*.parquet")
+                con.execute(
+                    f"CREATE VIEW {_quote_identifier(name)} AS "
+                    f"SELECT * FROM read_parquet({_quote_literal(files)})"
+                )
+        os.replace(tmp, target)
     return live
 
 

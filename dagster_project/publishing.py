@@ -4,7 +4,11 @@ A version directory is written completely (data files, then `_manifest.json`) be
 switched to it with one atomic write, so a reader that follows `LATEST` always finds a complete
 version, whatever moment a writer dies at. A gate (the set's validation) sees the written version
 first: when it fails, the version stays on disk with a `blocked` manifest for inspection and
-`LATEST` keeps pointing at the previous one. Versions sort by creation time.
+`LATEST` keeps pointing at the previous one. Old versions are then pruned (`pruning`).
+
+One publication of a set runs at a time (a lock per set): versions are named inside the lock, so
+they sort in the order they were published, each manifest's `previous_version` is the version it
+replaced, and pruning never meets a version that another writer is still writing.
 """
 
 from __future__ import annotations
@@ -22,11 +26,16 @@ import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from dagster_project.locks import warehouse_lock
+from dagster_project.pruning import MIN_KEEP, prune_versions
+from dagster_project.published_layout import LATEST, MANIFEST, latest_version, read_manifest
 from dagster_project.warehouse import Warehouse
 
-MANIFEST = "_manifest.json"
-LATEST = "LATEST"
 ROWS_PER_FILE = 5_000_000
+KEEP_VERSIONS = 5
+# Another publication of the same set (a parallel backfill day) may hold the lock while it
+# writes and validates; waiting for it is right, hanging forever is not.
+LOCK_TIMEOUT_S = 1800.0
 
 
 class Verdict(Protocol):
@@ -40,10 +49,14 @@ Gate = Callable[[pa.Table, "int | None"], Verdict]
 
 
 class PublicationBlocked(RuntimeError):
-    def __init__(self, set_name: str, version: str, verdict: dict) -> None:
+    def __init__(self, manifest: dict) -> None:
+        verdict = manifest["validation"]
         failed = [r for r in verdict.get("results", []) if not r["success"] and r["severity"] == "error"]
         names = ", ".join(f"{r['name']}({r['column']})" if r.get("column") else r["name"] for r in failed)
-        super().__init__(f"{set_name} version {version} failed validation, LATEST unchanged: {names}")
+        super().__init__(
+            f"{manifest['set']} version {manifest['version']} failed validation, LATEST unchanged: {names}"
+        )
+        self.manifest = manifest
         self.verdict = verdict
 
 
@@ -54,19 +67,11 @@ class PublishedVersion:
     path: str
     row_count: int
     manifest: dict
+    pruned: list[str]  # old versions deleted after this one went live
 
 
 def new_version_id(now: dt.datetime) -> str:
     return f"{now:%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex[:6]}"
-
-
-def latest_version(wh: Warehouse, set_name: str) -> str | None:
-    pointer = wh.path("published", set_name, LATEST)
-    return wh.read_text(pointer).strip() if wh.exists(pointer) else None
-
-
-def read_manifest(wh: Warehouse, set_name: str, version: str) -> dict:
-    return json.loads(wh.read_text(wh.path("published", set_name, version, MANIFEST)))
 
 
 def published_sets(wh: Warehouse) -> list[str]:
@@ -123,19 +128,47 @@ def publish(
     row_filter: pads.Expression | None = None,
     now: dt.datetime | None = None,
     gate: Gate | None = None,
+    keep_versions: int = KEEP_VERSIONS,
+    lock_timeout_s: float = LOCK_TIMEOUT_S,
 ) -> PublishedVersion:
     """Copy `source` (filtered, projected and cast to `schema`) into a new version and make it live.
 
-    Raises PublicationBlocked, leaving LATEST as it was, when `gate` does not pass the version.
+    Then prunes the set to its newest `keep_versions` versions (see `pruning`). Raises
+    PublicationBlocked, leaving LATEST as it was, when `gate` does not pass the version, and
+    LockTimeout when another publication of the set holds it for longer than `lock_timeout_s`.
     """
-    now = now or dt.datetime.now(dt.timezone.utc)
+    if keep_versions < MIN_KEEP:
+        raise ValueError(f"keep_versions must be at least {MIN_KEEP}, got {keep_versions}")
+    with warehouse_lock(wh, f"published/{set_name}", lock_timeout_s):
+        now = now or dt.datetime.now(dt.timezone.utc)
+        manifest = _write_version(wh, set_name, schema, source, partition, lineage, row_filter, now, gate)
+        if manifest["status"] == "blocked":
+            prune_versions(wh, set_name, keep_versions)
+            raise PublicationBlocked(manifest)
+        wh.write_text_atomic(wh.path("published", set_name, LATEST), manifest["version"] + "\n")
+        pruned = prune_versions(wh, set_name, keep_versions)
+    directory = wh.path("published", set_name, manifest["version"])
+    return PublishedVersion(set_name, manifest["version"], directory, manifest["row_count"], manifest, pruned)
+
+
+def _write_version(
+    wh: Warehouse,
+    set_name: str,
+    schema: pa.Schema,
+    source: pads.Dataset,
+    partition: str,
+    lineage: dict,
+    row_filter: pads.Expression | None,
+    now: dt.datetime,
+    gate: Gate | None,
+) -> dict:
+    """Write the data files, judge them, then write the manifest; returns the manifest."""
     version = new_version_id(now)
     directory = wh.path("published", set_name, version)
     wh.fs.create_dir(directory, recursive=True)
 
     batches = source.to_batches(columns=schema.names, filter=row_filter)
     files = [_file_entry(wh, f"{directory}/{name}") for name in _write_batches(wh, directory, schema, batches)]
-    row_count = sum(f["rows"] for f in files)
     previous = latest_version(wh, set_name)
     verdict = None
     if gate is not None:
@@ -146,7 +179,7 @@ def publish(
         "version": version,
         "partition": partition,
         "created_at": now.isoformat(),
-        "row_count": row_count,
+        "row_count": sum(f["rows"] for f in files),
         "schema": [{"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in schema],
         "files": files,
         "lineage": lineage,
@@ -155,7 +188,4 @@ def publish(
         "status": "blocked" if verdict is not None and not verdict.passed else "published",
     }
     wh.write_text_atomic(f"{directory}/{MANIFEST}", json.dumps(manifest, indent=2, sort_keys=True, default=str))
-    if manifest["status"] == "blocked":
-        raise PublicationBlocked(set_name, version, manifest["validation"])
-    wh.write_text_atomic(wh.path("published", set_name, LATEST), version + "\n")
-    return PublishedVersion(set_name, version, directory, row_count, manifest)
+    return manifest

@@ -46,7 +46,9 @@ class LLMEngineResource(dg.ConfigurableResource):
     kind: str = "llamacpp"
     # llamacpp: a GGUF path (default: the embedded SmolLM2); openai and vllm: the model's name.
     model: str | None = None
-    logprobs: bool = False  # llamacpp only; the others always return them
+    # llamacpp only (the others always return them): log-probabilities for every task, not only
+    # for the tasks that read them.
+    logprobs: bool = False
     base_url: str | None = None
     api_key_env: str | None = "OPENAI_API_KEY"
     concurrency: int = 8
@@ -58,9 +60,11 @@ class LLMEngineResource(dg.ConfigurableResource):
     gpu_memory_utilization: float = 0.9
     job: LLMJobSettings = LLMJobSettings()
 
-    def engine_options(self) -> dict[str, Any]:
+    def engine_options(self, logprobs: bool = False) -> dict[str, Any]:
+        """`logprobs` asks for an engine that returns log-probabilities (a separate llama.cpp
+        instance, since keeping every logit slows all its other requests down)."""
         if self.kind == "llamacpp":
-            return {"model_path": self.model, "logprobs": self.logprobs}
+            return {"model_path": self.model, "logprobs": self.logprobs or logprobs}
         if self.kind == "openai":
             if not (self.base_url and self.model):
                 raise ValueError("the openai engine needs base_url and model")
@@ -83,8 +87,8 @@ class LLMEngineResource(dg.ConfigurableResource):
             }
         raise ValueError(f"unknown engine kind {self.kind!r}; expected one of llamacpp, openai, vllm")
 
-    def engine_factory(self) -> BuildEngine:
-        return BuildEngine(self.kind, tuple(sorted(self.engine_options().items())))
+    def engine_factory(self, logprobs: bool = False) -> BuildEngine:
+        return BuildEngine(self.kind, tuple(sorted(self.engine_options(logprobs).items())))
 
     def job_config(self) -> LLMJobConfig:
         return LLMJobConfig(**self.job.model_dump())

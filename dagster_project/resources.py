@@ -1,4 +1,5 @@
-"""Dagster resources: where data lives, which Spark to use, what to ingest, feature settings.
+"""Dagster resources: where data lives, which Spark and LLM engine to use, what to ingest, and the
+settings of the feature jobs and augmentation tasks.
 
 Every field has a laptop default and can be set from the environment, so moving a run to a cluster
 is configuration, not code.
@@ -11,8 +12,9 @@ import dagster as dg
 from pydantic import PrivateAttr
 from pyspark.sql import SparkSession
 
+from dagster_project.llm_resource import LLMEngineResource
 from dagster_project.warehouse import Warehouse
-from transforms.config import FeatureConfig, I2IConfig, SplitConfig
+from transforms.config import FeatureConfig, I2IConfig, I2ISynthesisConfig, SLMRConfig, SplitConfig
 from transforms.readers.source import SourceSpec
 from transforms.spark import build_spark_session
 
@@ -21,6 +23,11 @@ class WarehouseResource(dg.ConfigurableResource):
     """Base URL of the warehouse: a local directory or any pyarrow/fsspec filesystem URL."""
 
     base_url: str = "./warehouse"
+    # Published versions kept per set (at least 2); older ones are pruned after each publication.
+    keep_versions: int = 5
+    # How long a run waits for another run writing the same partition or set; 0 fails at once,
+    # naming the holder.
+    lock_timeout_s: float = 0.0
 
     @property
     def warehouse(self) -> Warehouse:
@@ -81,6 +88,20 @@ class FeaturesResource(dg.ConfigurableResource):
         )
 
 
+class I2ISynthesisResource(dg.ConfigurableResource, I2ISynthesisConfig):
+    """LLM-I2I settings (see transforms.config.I2ISynthesisConfig); defaults size the demo."""
+
+    def config(self) -> I2ISynthesisConfig:
+        return I2ISynthesisConfig.model_validate(self.model_dump())
+
+
+class SLMRResource(dg.ConfigurableResource, SLMRConfig):
+    """S-LLMR settings (see transforms.config.SLMRConfig); defaults size the demo."""
+
+    def config(self) -> SLMRConfig:
+        return SLMRConfig.model_validate(self.model_dump())
+
+
 def default_resources() -> dict[str, dg.ConfigurableResource]:
     """Resources from the environment, falling back to the embedded laptop defaults."""
     return {
@@ -94,4 +115,7 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
             format=os.environ.get("RECAUG_SOURCE_FORMAT", "auto"),
         ),
         "features": FeaturesResource(),
+        "llm": LLMEngineResource(),
+        "i2i_synthesis": I2ISynthesisResource(),
+        "slmr": SLMRResource(),
     }

@@ -40,6 +40,8 @@ ID_COLUMNS: dict[str, dict[str, str]] = {
     "user_features": {"user_idx": "user"},
     "item_features": {"item_idx": "item"},
     "i2i_pairs": {"item_idx": "item", "neighbor_idx": "item"},
+    "i2i_train_interactions": {"user_idx": "user", "item_idx": "item"},
+    "llm_pairwise_supervision": {"user_idx": "user", "item_i": "item", "item_j": "item"},
 }
 
 

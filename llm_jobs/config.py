@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 class LLMJobConfig:
     min_batch_size: int = 1
     max_batch_size: int = 8
-    # Attempts per row, the first included; each retry asks again with the next seed.
+    # Attempts per row, the first included; each retry samples again (next seed, temperature >= 0.7).
     max_attempts: int = 3
     # The job fails (after writing its rejects and run record) when more rows than this are rejected.
     max_reject_rate: float = 0.2

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
-from pydantic import ValidationError
 
 from dagster_project.warehouse import Warehouse
 from llm_jobs.accounting import JobResult, write_run
@@ -86,8 +85,8 @@ def _judge(task: Task, row: dict[str, Any], completion: Completion, attempts: in
     if completion.error is not None:
         return _Outcome(attempts, raw_text="", error=completion.error)
     try:
-        return _Outcome(attempts, output=task.parse(completion.text, row).model_dump_json())
-    except ValidationError as exc:
+        return _Outcome(attempts, output=task.accept(completion, row))
+    except ValueError as exc:  # pydantic's ValidationError included
         return _Outcome(attempts, raw_text=completion.text, error=str(exc))
 
 

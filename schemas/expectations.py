@@ -116,6 +116,35 @@ def _i2i_pairs() -> list[Expectation]:
     ]
 
 
+def _i2i_train_interactions() -> list[Expectation]:
+    return [
+        *_interactions("i2i_train_interactions"),
+        *_not_null("source"),
+        _unique("user_idx", "item_idx"),
+        _in_set("source", ["real", "synthetic"]),
+        _between("judge_p_yes", 0, 1),
+    ]
+
+
+def _llm_pairwise_supervision() -> list[Expectation]:
+    names = PUBLISHED_SETS["llm_pairwise_supervision"].names
+    return [
+        _columns_in_order("llm_pairwise_supervision"),
+        *_not_null(*names),
+        _unique("user_idx", "candidate_set", "item_i", "item_j"),
+        _in_set("candidate_set", ["popular", "cold_diverse", "long_tail"]),
+        _between("s_i", 0, 1),
+        _between("s_j", 0, 1),
+        gx.expectations.ExpectColumnValuesToBeBetween(
+            column="gap", min_value=0, max_value=1, strict_min=True, meta=_meta(ERROR)
+        ),
+        gx.expectations.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="s_i", column_B="s_j", or_equal=False, meta=_meta(ERROR)
+        ),
+        *[_between(column, 0) for column in ("user_idx", "item_i", "item_j", "hist_len", "pop_i", "pop_j")],
+    ]
+
+
 def _id_maps() -> list[Expectation]:
     return [
         _columns_in_order("id_maps"),
@@ -135,6 +164,8 @@ _BUILDERS: dict[str, Callable[[], list[Expectation]]] = {
     "user_features": _user_features,
     "item_features": _item_features,
     "i2i_pairs": _i2i_pairs,
+    "i2i_train_interactions": _i2i_train_interactions,
+    "llm_pairwise_supervision": _llm_pairwise_supervision,
     "id_maps": _id_maps,
 }
 

@@ -188,6 +188,121 @@ FEATURE_TABLES = {
     "review_bundles": REVIEW_BUNDLES,
 }
 
+# --- llm layer: augmentation outputs -----------------------------------------------------------
+
+#: A prompt's list of items: the item_idx as the id the model answers with, and its catalog text.
+PROMPT_ITEMS = pa.list_(pa.struct([pa.field("id", pa.string()), pa.field("text", pa.string())]))
+
+_SOURCE = pa.field("source", pa.string(), nullable=False)  # "real" or "synthetic"
+
+I2I_GENERATOR_INPUTS = pa.schema(
+    [
+        pa.field("user_idx", pa.int32(), nullable=False),
+        pa.field("history", PROMPT_ITEMS, nullable=False),
+        pa.field("candidates", PROMPT_ITEMS, nullable=False),
+    ]
+)
+
+SYNTHETIC_PICKS = pa.schema(
+    [
+        pa.field("user_idx", pa.int32(), nullable=False),
+        pa.field("item_idx", pa.int32(), nullable=False),
+        pa.field("pick_rank", pa.int32(), nullable=False),  # 1 = the generator's first pick
+        pa.field("reason", pa.string(), nullable=False),
+    ]
+)
+
+I2I_SYNTHETIC = pa.schema([*SYNTHETIC_PICKS, pa.field("ts", TIMESTAMP, nullable=False)])
+
+I2I_DISCRIMINATOR_INPUTS = pa.schema(
+    [
+        pa.field("user_idx", pa.int32(), nullable=False),
+        pa.field("item_idx", pa.int32(), nullable=False),
+        _SOURCE,
+        pa.field("history", PROMPT_ITEMS, nullable=False),
+        pa.field("item", pa.string(), nullable=False),
+    ]
+)
+
+I2I_JUDGEMENTS = pa.schema(
+    [
+        pa.field("user_idx", pa.int32(), nullable=False),
+        pa.field("item_idx", pa.int32(), nullable=False),
+        _SOURCE,
+        pa.field("answer", pa.string(), nullable=False),  # "yes" or "no"
+        pa.field("p_yes", pa.float64(), nullable=False),
+        pa.field("p_yes_from", pa.string(), nullable=False),  # "logprobs" or "confidence"
+        pa.field("kept", pa.bool_(), nullable=False),
+    ]
+)
+
+I2I_TRAIN_INTERACTIONS = pa.schema(
+    [
+        pa.field("user_idx", pa.int32(), nullable=False),
+        pa.field("item_idx", pa.int32(), nullable=False),
+        pa.field("ts", TIMESTAMP, nullable=False),
+        pa.field("rating", pa.float32()),  # null for synthetic interactions
+        _SOURCE,
+        pa.field("judge_p_yes", pa.float64()),  # null for real interactions that were not judged
+    ]
+)
+
+SLMR_CANDIDATES = pa.schema(
+    [
+        pa.field("user_idx", pa.int32(), nullable=False),
+        # "popular", "cold_diverse" or "long_tail": which rule drew the candidates.
+        pa.field("candidate_set", pa.string(), nullable=False),
+        pa.field("history", PROMPT_ITEMS, nullable=False),
+        pa.field("candidates", PROMPT_ITEMS, nullable=False),
+    ]
+)
+
+SLMR_RAW_SCORES = pa.schema(
+    [
+        pa.field("user_idx", pa.int32(), nullable=False),
+        pa.field("candidate_set", pa.string(), nullable=False),
+        pa.field("item_idx", pa.int32(), nullable=False),
+        pa.field("raw_score", pa.float64()),  # the model's score / 10; null when it gave none
+    ]
+)
+
+SLMR_SCORES = pa.schema(
+    [
+        *SLMR_RAW_SCORES,
+        pa.field("is_missing", pa.bool_(), nullable=False),
+        pa.field("score", pa.float64(), nullable=False),  # normalized per (user, candidate set)
+    ]
+)
+
+LLM_PAIRWISE_SUPERVISION = pa.schema(
+    [
+        pa.field("user_idx", pa.int32(), nullable=False),
+        pa.field("candidate_set", pa.string(), nullable=False),
+        pa.field("item_i", pa.int32(), nullable=False),
+        pa.field("item_j", pa.int32(), nullable=False),
+        pa.field("s_i", pa.float64(), nullable=False),
+        pa.field("s_j", pa.float64(), nullable=False),
+        pa.field("gap", pa.float64(), nullable=False),  # s_i - s_j > 0
+        # The gate's inputs.
+        pa.field("hist_len", pa.int32(), nullable=False),
+        pa.field("is_cold", pa.bool_(), nullable=False),
+        pa.field("pop_i", pa.int32(), nullable=False),
+        pa.field("pop_j", pa.int32(), nullable=False),
+        pa.field("tail_i", pa.bool_(), nullable=False),
+        pa.field("tail_j", pa.bool_(), nullable=False),
+    ]
+)
+
+LLM_TABLES = {
+    "i2i_synthetic": I2I_SYNTHETIC,
+    "i2i_judgements": I2I_JUDGEMENTS,
+    "i2i_train_interactions": I2I_TRAIN_INTERACTIONS,
+    "i2i_pairs": I2I_PAIRS,
+    "slmr_candidates": SLMR_CANDIDATES,
+    "slmr_scores": SLMR_SCORES,
+    "llm_pairwise_supervision": LLM_PAIRWISE_SUPERVISION,
+}
+
 # --- published sets --------------------------------------------------------------------------
 
 PUBLISHED_SETS = {
@@ -198,5 +313,7 @@ PUBLISHED_SETS = {
     "user_features": USER_FEATURES,
     "item_features": ITEM_FEATURES,
     "i2i_pairs": I2I_PAIRS,
+    "i2i_train_interactions": I2I_TRAIN_INTERACTIONS,
+    "llm_pairwise_supervision": LLM_PAIRWISE_SUPERVISION,
     "id_maps": ID_MAPS,
 }

@@ -24,3 +24,4 @@ def magazine_dir() -> Path:
     return MAGAZINE
 
 from llm_fixtures import *  # noqa: E402,F403  (LLM engine fixtures: embedded_gguf, llama_server)
+from pipeline_support import *  # noqa: E402,F403  (the shared end-to-end run: synthetic_run)

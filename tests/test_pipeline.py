@@ -7,43 +7,29 @@ from pathlib import Path
 
 import dagster as dg
 import pyarrow as pa
-import duckdb
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from dagster_project.assets import all_assets
 from dagster_project.catalog import connect_read_only
 from dagster_project.cli import main as cli
 from dagster_project.publishing import latest_version, published_sets, read_manifest
-from dagster_project.resources import FeaturesResource, SourceResource, SparkResource, WarehouseResource
+from dagster_project.resources import FeaturesResource
 from dagster_project.warehouse import Warehouse
-from transforms.synthetic_marketplace import MarketplaceSpec, write_marketplace
+from pipeline_support import materialize, read_set
 
 SETS = [
     "i2i_pairs",
+    "i2i_train_interactions",
     "id_maps",
     "interactions_test",
     "interactions_train",
     "interactions_valid",
     "item_features",
+    "llm_pairwise_supervision",
     "user_features",
     "user_sequences",
 ]
-
-
-def materialize(source_dir, warehouse_dir, partition, features=None) -> dg.ExecuteInProcessResult:
-    resources = {
-        "source": SourceResource(path=str(source_dir)),
-        "warehouse": WarehouseResource(base_url=str(warehouse_dir)),
-        "spark": SparkResource(master="local[2]"),
-        "features": features or FeaturesResource(),
-    }
-    return dg.materialize(all_assets, partition_key=partition, resources=resources)
-
-
-def read_set(wh: Warehouse, name: str):
-    return pq.read_table(wh.path("published", name, latest_version(wh, name)))
 
 
 def distinct_pairs(path, as_of_unix=None) -> dict[tuple[str, str], int]:
@@ -67,16 +53,6 @@ def materialized_metadata(result: dg.ExecuteInProcessResult, key: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def synthetic_run(tmp_path_factory, spark):
-    spec = MarketplaceSpec(n_users=300, n_items=120, n_interactions=3000, seed=3)
-    source = tmp_path_factory.mktemp("synthetic")
-    write_marketplace(spec, source)
-    warehouse = tmp_path_factory.mktemp("wh")
-    result = materialize(source, warehouse, spec.end_date.isoformat())
-    return spec, source, Warehouse(str(warehouse)), result
-
-
-@pytest.fixture(scope="module")
 def magazine_run(tmp_path_factory, spark, magazine_dir):
     warehouse = tmp_path_factory.mktemp("wh_magazine")
     result = materialize(magazine_dir, warehouse, "2018-05-20")
@@ -84,7 +60,7 @@ def magazine_run(tmp_path_factory, spark, magazine_dir):
 
 
 def test_synthetic_run_publishes_every_set(synthetic_run):
-    spec, source, wh, result = synthetic_run
+    spec, source, wh, result = synthetic_run.spec, synthetic_run.source, synthetic_run.wh, synthetic_run.result
     assert result.success
     assert published_sets(wh) == SETS
     pairs = distinct_pairs(next(source.glob("*_5.json.gz")))
@@ -98,7 +74,7 @@ def test_synthetic_run_publishes_every_set(synthetic_run):
 
 
 def test_published_ids_are_contiguous_and_consistent(synthetic_run):
-    _, _, wh, _ = synthetic_run
+    wh = synthetic_run.wh
     id_maps = read_set(wh, "id_maps").to_pylist()
     n = {kind: sum(1 for r in id_maps if r["kind"] == kind) for kind in ("user", "item")}
     for kind in ("user", "item"):
@@ -115,7 +91,7 @@ def test_published_ids_are_contiguous_and_consistent(synthetic_run):
 
 
 def test_no_valid_or_test_interaction_precedes_training_history(synthetic_run):
-    _, _, wh, _ = synthetic_run
+    wh = synthetic_run.wh
     last_train = defaultdict(lambda: None)
     for row in read_set(wh, "interactions_train").to_pylist():
         u = row["user_idx"]
@@ -126,7 +102,7 @@ def test_no_valid_or_test_interaction_precedes_training_history(synthetic_run):
 
 
 def test_duckdb_views_match_parquet(synthetic_run):
-    _, _, wh, _ = synthetic_run
+    wh = synthetic_run.wh
     with connect_read_only(wh) as con:
         for name in SETS:
             files = wh.path("published", name, latest_version(wh, name), "*.parquet")
@@ -138,7 +114,7 @@ def test_duckdb_views_match_parquet(synthetic_run):
 
 
 def test_every_published_set_passed_its_blocking_contract_check(synthetic_run):
-    _, _, wh, result = synthetic_run
+    wh, result = synthetic_run.wh, synthetic_run.result
     evaluations = result.get_asset_check_evaluations()
     assert sorted(e.asset_key.path[-1] for e in evaluations) == SETS
     assert all(e.passed for e in evaluations)
@@ -148,7 +124,7 @@ def test_every_published_set_passed_its_blocking_contract_check(synthetic_run):
 
 
 def test_a_failing_check_blocks_publication_and_keeps_latest(synthetic_run, tmp_path):
-    spec, source, wh, _ = synthetic_run
+    spec, source, wh = synthetic_run.spec, synthetic_run.source, synthetic_run.wh
     partition = spec.end_date.isoformat()
     live = latest_version(wh, "interactions_train")
     splits_dir = Path(wh.table_path("features", "splits", partition))
@@ -156,17 +132,8 @@ def test_a_failing_check_blocks_publication_and_keeps_latest(synthetic_run, tmp_
     bad_row = train_row.set_column(1, "item_idx", pa.array([10_000_000], pa.int32()))
     pq.write_table(bad_row, splits_dir / "zz-injected.parquet")
     try:
-        result = dg.materialize(
-            all_assets,
-            selection=["published/interactions_train"],
-            partition_key=partition,
-            resources={
-                "source": SourceResource(path=str(source)),
-                "warehouse": WarehouseResource(base_url=wh.base_url),
-                "spark": SparkResource(master="local[2]"),
-                "features": FeaturesResource(),
-            },
-            raise_on_error=False,
+        result = materialize(
+            source, wh.base_url, partition, selection=["published/interactions_train"], raise_on_error=False
         )
     finally:
         (splits_dir / "zz-injected.parquet").unlink()
@@ -183,7 +150,7 @@ def test_a_failing_check_blocks_publication_and_keeps_latest(synthetic_run, tmp_
 
 
 def test_feature_settings_reach_the_jobs(synthetic_run, tmp_path):
-    spec, source, _, _ = synthetic_run
+    spec, source = synthetic_run.spec, synthetic_run.source
     result = materialize(source, tmp_path / "wh", spec.end_date.isoformat(), FeaturesResource(k_core=5))
     assert result.success
     wh = Warehouse(str(tmp_path / "wh"))

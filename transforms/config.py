@@ -34,3 +34,51 @@ class FeatureConfig(BaseModel):
     seed: int = 0
     split: SplitConfig = SplitConfig()
     i2i: I2IConfig = I2IConfig()
+
+
+class I2ISynthesisConfig(BaseModel):
+    """LLM-I2I: which users are prompted, which long-tail candidates they see, what is kept.
+
+    Long-tail items are item_features' `is_long_tail` (FeatureConfig.long_tail_quantile)."""
+
+    # "random": a seeded sample; "active": the longest training histories first; "tail_lovers":
+    # users with the largest share of long-tail items in their history first.
+    user_selection: Literal["random", "active", "tail_lovers"] = "random"
+    users: int = Field(12, ge=1, description="users prompted per run")
+    history_length: int = Field(10, ge=1)
+    # Candidates per prompt, drawn in this order: co-occurrence neighbours of the history, items of
+    # the history's categories, then random long-tail items (which also fill any shortfall).
+    from_neighbourhood: int = Field(4, ge=0)
+    from_categories: int = Field(4, ge=0)
+    random_candidates: int = Field(2, ge=0)
+    max_picks: int = Field(3, ge=1, description="k: picks per generator prompt")
+    real_pairs_judged: int = Field(12, ge=0, description="sampled real training pairs the discriminator also judges")
+    keep_synthetic_at: float = Field(0.9, ge=0, le=1)
+    drop_real_below: float | None = Field(None, ge=0, le=1, description="None keeps every real pair")
+    long_tail_target_weight: float = Field(4.0, gt=0, description="SFT sample weight of a long-tail target")
+    sft_negatives_per_positive: int = Field(1, ge=0)
+    seed: int = 0
+
+    @property
+    def candidates(self) -> int:
+        return self.from_neighbourhood + self.from_categories + self.random_candidates
+
+
+class SLMRConfig(BaseModel):
+    """S-LLMR: candidate sets per user, score normalization and the pairs kept."""
+
+    users: int = Field(6, ge=0, description="users prompted with popular candidates")
+    candidates: int = Field(20, ge=2, description="N: candidates per prompt")
+    popular_pool: int = Field(200, ge=2, description="M: the top-M popular items candidates are drawn from")
+    history_length: int = Field(10, ge=1)
+    # Cold users are user_features' `is_cold` (FeatureConfig.cold_max_history).
+    cold_users: int = Field(3, ge=0, description="cold users prompted with category-diverse candidates")
+    tail_quantile: float = Field(0.1, gt=0, lt=1, description="the long-tail set's items: this bottom share by popularity")
+    tail_items: int = Field(3, ge=0, description="long-tail items placed before sampled users")
+    users_per_tail_item: int = Field(1, ge=1)
+    # minmax: (s - min) / (max - min) per (user, candidate set), 0.5 when all are equal;
+    # rank: the average-rank percentile; none: the model's score / 10.
+    normalization: Literal["minmax", "rank", "none"] = "minmax"
+    missing_score: float = Field(0.5, ge=0, le=1)
+    pairs_per_user: int = Field(10, ge=1, description="K: the largest-gap pairs kept per (user, candidate set)")
+    seed: int = 0

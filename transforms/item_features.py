@@ -12,7 +12,7 @@ One row for every item in `id_maps`.
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from schemas.tables import ITEM_FEATURES
@@ -44,8 +44,12 @@ def item_features(
         .withColumn("title", F.coalesce("title", "item_id"))
         .withColumn("category", F.coalesce("category", F.lit("unknown")))
     )
+    return conform(features.withColumn("is_long_tail", in_bottom_quantile(long_tail_quantile)), ITEM_FEATURES)
+
+
+def in_bottom_quantile(quantile: float) -> Column:
+    """Whether an item is among the first floor(quantile * n_items) in (popularity, item_id) order."""
     # A global ranking: one partition holds all items, which is fine for catalog-sized inputs.
     everything = Window.partitionBy(F.lit(0))
-    tail_rank = F.row_number().over(everything.orderBy("popularity", "item_id"))
-    n_tail = F.floor(F.count(F.lit(1)).over(everything) * long_tail_quantile)
-    return conform(features.withColumn("is_long_tail", tail_rank <= n_tail), ITEM_FEATURES)
+    rank = F.row_number().over(everything.orderBy("popularity", "item_id"))
+    return rank <= F.floor(F.count(F.lit(1)).over(everything) * quantile)

@@ -5,10 +5,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import dagster as dg
-import pyarrow.dataset as pads
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from dagster_project.assets.table_io import parquet_rows, read_spark, write_spark
 from dagster_project.partitions import daily_partitions
 from dagster_project.resources import FeaturesResource, SparkResource, WarehouseResource
 from transforms.cleaning import clean_interactions, deduplicate_items
@@ -113,11 +113,6 @@ FEATURE_TABLES = [
 ]
 
 
-def parquet_rows(warehouse: WarehouseResource, path: str) -> int:
-    """Row count from Parquet footers, without reading data."""
-    return pads.dataset(path, format="parquet", filesystem=warehouse.warehouse.fs).count_rows()
-
-
 def _feature_asset(table: FeatureTable) -> dg.AssetsDefinition:
     @dg.asset(
         name=table.name,
@@ -137,16 +132,12 @@ def _feature_asset(table: FeatureTable) -> dg.AssetsDefinition:
         wh = warehouse.warehouse
         partition = context.partition_key
         session = spark.session
-        inputs = {
-            name: session.read.parquet(wh.table_uri(*name.split("/"), partition)) for name in table.inputs
-        }
-        final = wh.table_path("features", table.name, partition)
-        with wh.staged_dir(final) as staging:
-            table.build(inputs, features.config()).write.mode("overwrite").parquet(wh.to_uri(staging))
+        inputs = {name: read_spark(session, wh, name, partition) for name in table.inputs}
+        final = write_spark(table.build(inputs, features.config()), wh, f"features/{table.name}", partition)
         written = session.read.parquet(wh.to_uri(final))
         return dg.MaterializeResult(
             metadata={
-                "rows": parquet_rows(warehouse, final),
+                "rows": parquet_rows(wh, final),
                 "path": dg.MetadataValue.path(final),
                 "seconds": round(time.monotonic() - started, 2),
                 **table.summarize(written),

@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 
 from dagster_project.assets.raw import ingest_report_path
 from dagster_project.catalog import catalog_path, refresh_catalog
+from dagster_project.data_docs import write_validation_docs
 from dagster_project.lineage import code_version
 from dagster_project.partitions import daily_partitions
 from dagster_project.publishing import PublicationBlocked, publish
@@ -28,19 +29,22 @@ ID_MAPS_KEY = dg.AssetKey(["features", "id_maps"])
 @dataclass(frozen=True)
 class PublishedSet:
     name: str
-    feature_table: str
+    source: str  # "<layer>/<table>" it is published from
     split: str | None = None  # publish only the rows of this split
 
 
 PUBLICATIONS = [
-    PublishedSet("interactions_train", "splits", split="train"),
-    PublishedSet("interactions_valid", "splits", split="valid"),
-    PublishedSet("interactions_test", "splits", split="test"),
-    PublishedSet("user_sequences", "user_sequences"),
-    PublishedSet("user_features", "user_features"),
-    PublishedSet("item_features", "item_features"),
-    PublishedSet("i2i_pairs", "i2i_pairs"),
-    PublishedSet("id_maps", "id_maps"),
+    PublishedSet("interactions_train", "features/splits", split="train"),
+    PublishedSet("interactions_valid", "features/splits", split="valid"),
+    PublishedSet("interactions_test", "features/splits", split="test"),
+    PublishedSet("user_sequences", "features/user_sequences"),
+    PublishedSet("user_features", "features/user_features"),
+    PublishedSet("item_features", "features/item_features"),
+    # Swing and co-occurrence on the interactions fused with kept synthetic ones (LLM-I2I).
+    PublishedSet("i2i_pairs", "llm/i2i_pairs"),
+    PublishedSet("i2i_train_interactions", "llm/i2i_train_interactions"),
+    PublishedSet("llm_pairwise_supervision", "llm/llm_pairwise_supervision"),
+    PublishedSet("id_maps", "features/id_maps"),
 ]
 
 
@@ -71,7 +75,7 @@ def _published_asset(spec: PublishedSet) -> dg.AssetsDefinition:
     @dg.asset(
         key=key,
         group_name="published",
-        deps=list(dict.fromkeys([dg.AssetKey(["features", spec.feature_table]), ID_MAPS_KEY])),
+        deps=list(dict.fromkeys([dg.AssetKey(spec.source.split("/")), ID_MAPS_KEY])),
         partitions_def=daily_partitions,
         description=f"Published training set `{spec.name}`: published/{spec.name}/<version>/",
         check_specs=[
@@ -86,9 +90,7 @@ def _published_asset(spec: PublishedSet) -> dg.AssetsDefinition:
     def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource, features: FeaturesResource):
         wh = warehouse.warehouse
         partition = context.partition_key
-        source = pads.dataset(
-            wh.table_path("features", spec.feature_table, partition), format="parquet", filesystem=wh.fs
-        )
+        source = pads.dataset(wh.table_path(*spec.source.split("/"), partition), format="parquet", filesystem=wh.fs)
         id_maps = pq.read_table(wh.table_path("features", "id_maps", partition), filesystem=wh.fs)
         try:
             version = publish(
@@ -100,18 +102,24 @@ def _published_asset(spec: PublishedSet) -> dg.AssetsDefinition:
                 _lineage(warehouse, features, partition),
                 row_filter=pads.field("split") == spec.split if spec.split else None,
                 gate=lambda table, previous_rows: validate_table(spec.name, table, id_maps, previous_rows),
+                keep_versions=warehouse.keep_versions,
+                lock_timeout_s=warehouse.lock_timeout_s,
             )
         except PublicationBlocked as blocked:
+            docs = write_validation_docs(wh, blocked.manifest)
             yield dg.AssetCheckResult(
                 check_name=CONTRACT_CHECK,
                 passed=False,
                 severity=dg.AssetCheckSeverity.ERROR,
-                metadata=_check_metadata(blocked.verdict),
+                metadata={**_check_metadata(blocked.verdict), "data_docs": dg.MetadataValue.url(docs)},
             )
-            raise dg.Failure(description=str(blocked)) from blocked
+            raise dg.Failure(description=f"{blocked}\nData Docs: {docs}") from blocked
         refresh_catalog(wh)
+        docs = dg.MetadataValue.url(write_validation_docs(wh, version.manifest))
         yield dg.AssetCheckResult(
-            check_name=CONTRACT_CHECK, passed=True, metadata=_check_metadata(version.manifest["validation"])
+            check_name=CONTRACT_CHECK,
+            passed=True,
+            metadata={**_check_metadata(version.manifest["validation"]), "data_docs": docs},
         )
         yield dg.MaterializeResult(
             metadata={
@@ -119,7 +127,9 @@ def _published_asset(spec: PublishedSet) -> dg.AssetsDefinition:
                 "version": version.version,
                 "path": dg.MetadataValue.path(version.path),
                 "previous_version": version.manifest["previous_version"] or "",
+                "pruned_versions": dg.MetadataValue.json(version.pruned),
                 "duckdb_catalog": dg.MetadataValue.path(catalog_path(wh)),
+                "data_docs": docs,
             }
         )
 

@@ -1,0 +1,1 @@
+"""The augmentation tasks: prompts, output models, input rows and output readers per method."""

@@ -1,0 +1,72 @@
+"""S-LLMR (arXiv 2512.21526): the LLM scores candidate items for a user, offline, as supervision for
+a pairwise ranking regularizer.
+
+Input rows (built by `transforms.slmr`): user_idx, candidate_set, history and candidates (lists of
+{"id", "text"}). The output maps every candidate id to an integer score 0-10 (`candidate_map`:
+one required property per candidate, so a constrained engine scores each exactly once). `raw_scores` turns
+outputs into one row per candidate with score / 10, null where an unconstrained engine left one
+out.
+"""
+
+from __future__ import annotations
+
+import json
+import pyarrow as pa
+from pydantic import BaseModel
+
+from llm_jobs.engines.base import Sampling
+from llm_jobs.task import Task, candidate_map
+from llm_jobs.tasks.shopper import HISTORY_COLUMNS, HISTORY_HEADER, LINE_LISTS, SYSTEM_PROMPT, ZeroToTen
+from schemas.tables import SLMR_RAW_SCORES
+
+SCORER = "slmr_scorer"
+SCORE_SCALE = 10
+
+
+class CandidateScores(BaseModel):
+    scores: candidate_map(ZeroToTen)
+
+
+def scoring_task(max_candidates: int) -> Task:
+    return Task(
+        name=SCORER,
+        version=f"2-n{max_candidates}",
+        system_prompt=SYSTEM_PROMPT,
+        user_template=(
+            HISTORY_HEADER
+            + "\nCandidate products:\n{candidates}\n\n"
+            + "Score every candidate product by its number: how likely is this customer to buy it, "
+            + f"from 0 (not at all) to {SCORE_SCALE} (certainly)?"
+        ),
+        output_model=CandidateScores,
+        key_columns=("user_idx", "candidate_set"),
+        # `"123": 7, ` is about six tokens.
+        sampling=Sampling(max_tokens=16 + 8 * max_candidates),
+        untrusted_columns=HISTORY_COLUMNS,
+        line_lists=LINE_LISTS,
+        candidates_column="candidates",
+    )
+
+
+def raw_scores(inputs: pa.Table, accepted: pa.Table) -> pa.Table:
+    """One row per candidate of every accepted prompt; raw_score is null where the model gave none."""
+    outputs = {
+        (row["user_idx"], row["candidate_set"]): json.loads(row["output"])["scores"]
+        for row in accepted.to_pylist()
+    }
+    rows = []
+    for prompt in inputs.select(["user_idx", "candidate_set", "candidates"]).to_pylist():
+        key = (prompt["user_idx"], prompt["candidate_set"])
+        if key not in outputs:
+            continue
+        given = {item: score / SCORE_SCALE for item, score in outputs[key].items()}
+        for candidate in prompt["candidates"]:
+            rows.append(
+                {
+                    "user_idx": prompt["user_idx"],
+                    "candidate_set": prompt["candidate_set"],
+                    "item_idx": int(candidate["id"]),
+                    "raw_score": given.get(candidate["id"]),
+                }
+            )
+    return pa.Table.from_pylist(rows, schema=SLMR_RAW_SCORES)

@@ -1,0 +1,85 @@
+"""Materializing the Dagster graph in tests, and one shared end-to-end run on synthetic data with
+the augmentation branches at a size the embedded model answers in about a minute."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import pyarrow.parquet as pq
+import pytest
+
+from dagster_project.assets import all_assets
+from dagster_project.llm_resource import LLMEngineResource, LLMJobSettings
+from dagster_project.publishing import latest_version
+from dagster_project.resources import (
+    FeaturesResource,
+    I2ISynthesisResource,
+    SLMRResource,
+    SourceResource,
+    SparkResource,
+    WarehouseResource,
+)
+from dagster_project.warehouse import Warehouse
+from transforms.synthetic_marketplace import MarketplaceSpec, write_marketplace
+
+__all__ = ["synthetic_run"]
+
+#: Everything but the LLM branches and what is published from them.
+WITHOUT_LLM = dg.AssetSelection.all() - dg.AssetSelection.groups("llm_i2i", "llm_slmr").downstream()
+
+TINY_I2I = I2ISynthesisResource(
+    users=3, from_neighbourhood=2, from_categories=2, random_candidates=1, max_picks=2, real_pairs_judged=3
+)
+TINY_SLMR = SLMRResource(users=2, candidates=4, popular_pool=20, cold_users=1, tail_items=1, pairs_per_user=3)
+
+
+def test_resources(source_dir, warehouse_dir, features=None) -> dict:
+    return {
+        "source": SourceResource(path=str(source_dir)),
+        "warehouse": WarehouseResource(base_url=str(warehouse_dir)),
+        "spark": SparkResource(master="local[2]"),
+        "features": features or FeaturesResource(),
+        "llm": LLMEngineResource(job=LLMJobSettings(progress=False)),
+        "i2i_synthesis": TINY_I2I,
+        "slmr": TINY_SLMR,
+    }
+
+
+def materialize(
+    source_dir, warehouse_dir, partition, features=None, with_llm=False, selection=None, raise_on_error=True
+) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        all_assets,
+        selection=selection or (None if with_llm else WITHOUT_LLM),
+        partition_key=partition,
+        resources=test_resources(source_dir, warehouse_dir, features),
+        raise_on_error=raise_on_error,
+    )
+
+
+def read_set(wh: Warehouse, name: str):
+    return pq.read_table(wh.path("published", name, latest_version(wh, name)))
+
+
+@dataclass
+class Run:
+    spec: MarketplaceSpec
+    source: Path
+    wh: Warehouse
+    result: dg.ExecuteInProcessResult
+
+    @property
+    def partition(self) -> str:
+        return self.spec.end_date.isoformat()
+
+
+@pytest.fixture(scope="session")
+def synthetic_run(tmp_path_factory, spark) -> Run:
+    spec = MarketplaceSpec(n_users=300, n_items=120, n_interactions=3000, seed=3)
+    source = tmp_path_factory.mktemp("synthetic")
+    write_marketplace(spec, source)
+    warehouse = tmp_path_factory.mktemp("wh")
+    result = materialize(source, warehouse, spec.end_date.isoformat(), with_llm=True)
+    return Run(spec, source, Warehouse(str(warehouse)), result)

@@ -1,0 +1,74 @@
+"""Building blocks of LLM prompt inputs: seeded sampling, item texts and recent histories.
+
+Sampling orders by a 64-bit hash of (seed, salt, ids) with the ids as tie-break, never by
+`rand()`: the same inputs and seed give the same sample whatever the partitioning, so a rerun
+renders the same prompts and the LLM cache answers them.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+#: Spark's type of a list of prompt items (schemas.tables.PROMPT_ITEMS).
+PROMPT_ITEMS_TYPE = "array<struct<id:string,text:string>>"
+
+
+def seeded_hash(seed: int, salt: str, *columns: str) -> Column:
+    return F.xxhash64(F.lit(seed), F.lit(salt), *[F.col(c) for c in columns])
+
+
+def first_n_per(df: DataFrame, key: str | list[str], n: int, order: list[Column]) -> DataFrame:
+    """The first `n` rows of each `key` group in `order`; adds `_rank` (1-based)."""
+    window = Window.partitionBy(key).orderBy(*order)
+    return df.withColumn("_rank", F.row_number().over(window)).filter(F.col("_rank") <= n)
+
+
+def sample_per_user(pairs: DataFrame, n: int, seed: int, salt: str) -> DataFrame:
+    """Up to `n` (user_idx, item_idx) rows per user, a seeded sample; adds `_rank`."""
+    order = [seeded_hash(seed, salt, "user_idx", "item_idx"), F.col("item_idx")]
+    return first_n_per(pairs, "user_idx", n, order)
+
+
+def seeded_sample(df: DataFrame, key: str, n: int, seed: int, salt: str) -> DataFrame:
+    """Up to `n` rows of `df` (one per `key`), a seeded sample."""
+    return df.orderBy(seeded_hash(seed, salt, key), F.col(key)).limit(n)
+
+
+def pool_for_unseen(items: DataFrame, seen: DataFrame, needed: int, seed: int, salt: str) -> DataFrame:
+    """A seeded sample of `items` (item_idx) big enough that every user finds `needed` items in
+    it they never interacted with (when the catalog has them): `needed` plus the longest history."""
+    longest = seen.groupBy("user_idx").count().agg(F.max("count")).first()[0] or 0
+    return seeded_sample(items.select("item_idx"), "item_idx", needed + longest, seed, salt)
+
+
+def item_texts(item_features: DataFrame) -> DataFrame:
+    """item_idx -> the prompt item {"id": item_idx, "text": "title | category"}."""
+    text = F.concat_ws(" | ", "title", "category")
+    return item_features.select(
+        "item_idx", F.struct(F.col("item_idx").cast("string").alias("id"), text.alias("text")).alias("prompt_item")
+    )
+
+
+def collect_items(df: DataFrame, key: str | list[str], order: list[Column], alias: str) -> DataFrame:
+    """Per `key`, the rows' `prompt_item` values as a list in `order`."""
+    keys = [key] if isinstance(key, str) else key
+    sortable = F.struct(*[o.alias(f"_o{i}") for i, o in enumerate(order)], F.col("prompt_item"))
+    return df.groupBy(*keys).agg(F.array_sort(F.collect_list(sortable)).getField("prompt_item").alias(alias))
+
+
+def recent_histories(
+    train: DataFrame, texts: DataFrame, length: int, key: str | list[str] = "user_idx", item: str = "item_idx"
+) -> DataFrame:
+    """Per `key`, the last `length` items (column `item`) of `train` as prompt items, oldest first.
+
+    `key` may hold more than the user (a judged pair, say) to build one history per pair.
+    """
+    recent = first_n_per(train, key, length, [F.col("ts").desc(), F.col(item).desc()])
+    with_text = recent.join(texts.withColumnRenamed("item_idx", item), item)
+    return collect_items(with_text, key, [F.col("ts"), F.col(item)], "history")
+
+
+def interacted(splits: DataFrame) -> DataFrame:
+    """Every (user_idx, item_idx) seen in any split: what candidates and synthetic pairs exclude."""
+    return splits.select("user_idx", "item_idx").distinct()

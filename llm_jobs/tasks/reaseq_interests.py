@@ -1,0 +1,181 @@
+"""ReaSeq-inspired user interests beyond the logs: from the titles and knowledge summaries of a
+user's last items, the model describes K interests that go beyond those items; each interest is
+then mapped to catalog items by nearest neighbour over the items' knowledge embeddings.
+
+Our choices where the paper gives none: the paper infers beyond-log behaviour with a diffusion LLM;
+here the configured engine writes K short interest phrases, sampled at a moderate temperature so
+that a retry after an invalid output (say, two equal interests) asks for something new. Text is
+embedded by the caller; `beyond_log_items` is plain numpy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Annotated
+
+import numpy as np
+import pyarrow as pa
+from pydantic import BaseModel, Field, create_model, field_validator
+
+from dagster_project.warehouse import Warehouse
+from llm_jobs.accounting import JobResult
+from llm_jobs.config import LLMJobConfig
+from llm_jobs.engines.base import Sampling
+from llm_jobs.handler import EngineFactory
+from llm_jobs.job import run_llm_job
+from llm_jobs.task import Task
+from llm_jobs.tasks.reaseq_agents import SYSTEM_PROMPT
+from llm_jobs.tasks.reaseq_items import accepted_outputs
+from schemas.tables import REASEQ_USER_INTERESTS
+
+# Not "reaseq_user_interests": that is the asset holding the interests mapped to items, while a
+# task's raw outputs live under `llm/<task name>/`.
+USER_INTERESTS = "reaseq_interest_generator"
+DEFAULT_INTERESTS = 3
+DEFAULT_HISTORY = 10
+INTEREST_CHARS = 48
+#: Characters kept of one history item's "title: summary".
+HISTORY_ITEM_CHARS = 320
+
+INTEREST_ROWS = pa.schema(
+    [
+        pa.field("user_idx", pa.int32(), nullable=False),
+        pa.field("history", pa.list_(pa.struct([("id", pa.int32()), ("text", pa.string())]))),
+    ]
+)
+USER_INTERESTS_TABLE = pa.schema(
+    [
+        pa.field("user_idx", pa.int32(), nullable=False),
+        pa.field("interests", pa.list_(pa.string()), nullable=False),
+    ]
+)
+
+Interest = Annotated[str, Field(min_length=3, max_length=INTEREST_CHARS)]
+
+
+class _Interests(BaseModel):
+    interests: list[Interest]
+
+    @field_validator("interests")
+    @classmethod
+    def _distinct(cls, interests: list[str]) -> list[str]:
+        if len({" ".join(i.split()).casefold() for i in interests}) < len(interests):
+            raise ValueError("the interests are not all different")
+        return interests
+
+
+def user_interests_task(k: int = DEFAULT_INTERESTS) -> Task:
+    output = create_model(
+        "UserInterests", interests=(list[Interest], Field(min_length=k, max_length=k)), __base__=_Interests
+    )
+    return Task(
+        name=USER_INTERESTS,
+        version=f"1-k{k}",
+        system_prompt=SYSTEM_PROMPT,
+        user_template=(
+            "Products this customer bought, oldest first:\n{history}\n\n"
+            f"Describe {k} different interests this customer likely has beyond these products: other "
+            "kinds of products or activities they would enjoy, each as a short phrase."
+        ),
+        output_model=output,
+        key_columns=("user_idx",),
+        sampling=Sampling(max_tokens=16 + k * 24, temperature=0.7),
+        untrusted_columns={"history": HISTORY_ITEM_CHARS},
+    )
+
+
+def user_interest_rows(
+    user_sequences: pa.Table, item_features: pa.Table, item_knowledge: pa.Table, max_history: int = DEFAULT_HISTORY
+) -> pa.Table:
+    """The interest task's input rows: per user, the last `max_history` items as
+    `{"id": item_idx, "text": "title: summary"}` (the title alone for an item without knowledge).
+
+    `user_sequences`: user_idx, item_idx (list, oldest first); `item_features`: item_idx, title;
+    `item_knowledge`: item_idx, summary (`reaseq_items.ITEM_KNOWLEDGE`). Users with no history are
+    left out."""
+    titles = dict(zip(item_features["item_idx"].to_pylist(), item_features["title"].to_pylist()))
+    summaries = dict(zip(item_knowledge["item_idx"].to_pylist(), item_knowledge["summary"].to_pylist()))
+    rows = []
+    for user_idx, history in zip(user_sequences["user_idx"].to_pylist(), user_sequences["item_idx"].to_pylist()):
+        recent = history[-max_history:] if history else []
+        if recent:
+            texts = [": ".join(filter(None, (titles[i], summaries.get(i)))) for i in recent]
+            rows.append({"user_idx": user_idx, "history": [{"id": i, "text": t} for i, t in zip(recent, texts)]})
+    return pa.Table.from_pylist(rows, schema=INTEREST_ROWS)
+
+
+def run_user_interests(
+    interest_rows: pa.Table,
+    engine_factory: EngineFactory,
+    warehouse: Warehouse,
+    partition: str,
+    config: LLMJobConfig = LLMJobConfig(),
+    k: int = DEFAULT_INTERESTS,
+) -> tuple[pa.Table, JobResult]:
+    """K interests per user of `interest_rows` (USER_INTERESTS_TABLE); rejected users are absent."""
+    job = run_llm_job(user_interests_task(k), interest_rows, engine_factory, warehouse, partition, config)
+    outputs = accepted_outputs(warehouse, job, "user_idx")
+    rows = [{"user_idx": user_idx, "interests": outputs[user_idx]["interests"]} for user_idx in sorted(outputs)]
+    return pa.Table.from_pylist(rows, schema=USER_INTERESTS_TABLE), job
+
+
+def _unit_rows(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+
+
+def beyond_log_items(
+    interest_vectors: np.ndarray,
+    item_vectors: np.ndarray,
+    item_ids: np.ndarray,
+    history_item_ids: Iterable[int],
+    per_interest: int,
+) -> np.ndarray:
+    """One user's beyond-log items: for each interest in order, the `per_interest` catalog items
+    nearest to it by cosine similarity. Items in the history are never chosen, an item goes to the
+    first interest that chooses it only (the next interest takes its next nearest instead), and
+    equal similarities go to the smaller item id. Fewer come back when the catalog outside the
+    history runs out. A zero vector is at similarity 0 to everything.
+
+    interest_vectors: (K, D); item_vectors: (N, D) with item_ids (N,), distinct."""
+    ids = np.asarray(item_ids, dtype=np.int64)
+    if len(np.unique(ids)) != len(ids):
+        raise ValueError("item_ids are not distinct")
+    similarity = _unit_rows(np.asarray(interest_vectors, np.float64)) @ _unit_rows(
+        np.asarray(item_vectors, np.float64)
+    ).T
+    available = ~np.isin(ids, np.fromiter(history_item_ids, dtype=np.int64))
+    chosen: list[np.ndarray] = []
+    for row in similarity:
+        nearest_first = np.lexsort((ids, -row))
+        picks = nearest_first[available[nearest_first]][:per_interest]
+        available[picks] = False
+        chosen.append(ids[picks])
+    return np.concatenate(chosen) if chosen else np.empty(0, dtype=np.int64)
+
+
+def map_interests(
+    interests: pa.Table,
+    interest_vectors: np.ndarray,
+    item_ids: np.ndarray,
+    item_vectors: np.ndarray,
+    histories: Mapping[int, Iterable[int]],
+    per_interest: int,
+) -> pa.Table:
+    """`interests` (USER_INTERESTS_TABLE) with each user's beyond-log items
+    (schemas.tables.REASEQ_USER_INTERESTS), by `beyond_log_items` over the catalog `item_ids` /
+    `item_vectors`, never an item of the user's `histories` entry.
+
+    interest_vectors: one row per interest, users in the table's order and each user's interests
+    in order."""
+    rows, start = [], 0
+    for user in interests.to_pylist():
+        k = len(user["interests"])
+        picks = beyond_log_items(
+            interest_vectors[start : start + k], item_vectors, item_ids, histories.get(user["user_idx"], ()), per_interest
+        )
+        rows.append({**user, "beyond_log_item_idx": picks.tolist()})
+        start += k
+    if start != len(interest_vectors):
+        raise ValueError(f"{len(interest_vectors)} interest vectors for {start} interests")
+    return pa.Table.from_pylist(rows, schema=REASEQ_USER_INTERESTS)

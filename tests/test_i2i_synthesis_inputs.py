@@ -119,8 +119,10 @@ def test_discriminator_judges_every_synthetic_pair_and_a_sample_of_real_ones(spa
     assert len(real) == CFG.real_pairs_judged
     for row in real:
         assert (row["user_idx"], row["item_idx"]) in train_pairs
-        # The judged item itself is never part of the history the judge sees.
-        assert row["item_idx"] not in [int(h["id"]) for h in row["history"]]
+        # The judge sees the user's latest other training items, never the judged item itself.
+        others = sorted((r for r in train[row["user_idx"]] if r["item_idx"] != row["item_idx"]), key=lambda r: (r["ts"], r["item_idx"]))
+        expected = [r["item_idx"] for r in others][-CFG.judge_history_length :]
+        assert [int(h["id"]) for h in row["history"]] == expected
 
 
 def _judgements(spark, rows):

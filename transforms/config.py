@@ -52,7 +52,10 @@ class I2ISynthesisConfig(BaseModel):
     from_categories: int = Field(4, ge=0)
     random_candidates: int = Field(2, ge=0)
     max_picks: int = Field(3, ge=1, description="k: picks per generator prompt")
-    real_pairs_judged: int = Field(12, ge=0, description="sampled real training pairs the discriminator also judges")
+    real_pairs_judged: int = Field(8, ge=0, description="sampled real training pairs the discriminator also judges")
+    # The discriminator sees a shorter history: it runs once per pair, and with log-probabilities
+    # on, llama.cpp's cost grows with every prompt token.
+    judge_history_length: int = Field(5, ge=1)
     keep_synthetic_at: float = Field(0.9, ge=0, le=1)
     drop_real_below: float | None = Field(None, ge=0, le=1, description="None keeps every real pair")
     long_tail_target_weight: float = Field(4.0, gt=0, description="SFT sample weight of a long-tail target")
@@ -67,7 +70,7 @@ class I2ISynthesisConfig(BaseModel):
 class SLMRConfig(BaseModel):
     """S-LLMR: candidate sets per user, score normalization and the pairs kept."""
 
-    users: int = Field(6, ge=0, description="users prompted with popular candidates")
+    users: int = Field(4, ge=0, description="users prompted with popular candidates")
     candidates: int = Field(20, ge=2, description="N: candidates per prompt")
     popular_pool: int = Field(200, ge=2, description="M: the top-M popular items candidates are drawn from")
     history_length: int = Field(10, ge=1)

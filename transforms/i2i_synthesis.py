@@ -122,7 +122,7 @@ def discriminator_inputs(
     others = pairs.join(train.select("user_idx", F.col("item_idx").alias("history_item"), "ts"), "user_idx").filter(
         F.col("history_item") != F.col("item_idx")
     )
-    histories = recent_histories(others, texts, cfg.history_length, pair_key, item="history_item")
+    histories = recent_histories(others, texts, cfg.judge_history_length, pair_key, item="history_item")
     judged = pairs.join(texts, "item_idx").select(*pair_key, F.col("prompt_item.text").alias("item"))
     # A user whose only training item is the judged one is asked with an empty history.
     with_history = judged.join(histories, pair_key, "left").withColumn(

@@ -58,7 +58,8 @@ def write_validation_docs(wh: Warehouse, manifest: dict) -> str:
     # One build at a time: two builders would interleave writes to the shared index page.
     with warehouse_lock(wh, DATA_DOCS_DIR, LOCK_TIMEOUT_S):
         context = gx.get_context(project_config=_project_config(root))
-        suite = context.suites.add_or_update(build_suite(manifest["set"]))
+        columns = [field["name"] for field in manifest["schema"]]  # the version's own (resolved) schema
+        suite = context.suites.add_or_update(build_suite(manifest["set"], columns))
         key = ValidationResultIdentifier(
             expectation_suite_identifier=ExpectationSuiteIdentifier(name=suite.name),
             run_id=RunIdentifier(

@@ -7,13 +7,18 @@ is configuration, not code.
 
 from __future__ import annotations
 
+import functools
 import os
+
 import dagster as dg
 from pydantic import PrivateAttr
 from pyspark.sql import SparkSession
 
 from dagster_project.llm_resource import LLMEngineResource
 from dagster_project.warehouse import Warehouse
+from llm_jobs.factor_sets import FactorSet, resolve_factor_set
+from llm_jobs.text_encoder import TextEncoder
+from transforms.augmentation_config import ReaseqConfig, ReformConfig
 from transforms.config import FeatureConfig, I2IConfig, I2ISynthesisConfig, SLMRConfig, SplitConfig
 from transforms.readers.source import SourceSpec
 from transforms.spark import build_spark_session
@@ -102,6 +107,50 @@ class SLMRResource(dg.ConfigurableResource, SLMRConfig):
         return SLMRConfig.model_validate(self.model_dump())
 
 
+class ReformResource(dg.ConfigurableResource, ReformConfig):
+    """ReFORM settings (see transforms.augmentation_config.ReformConfig): the domain's factor set
+    (a new domain is a YAML file in `factor_set_sources`, no code) and the caps that size the demo."""
+
+    def config(self) -> ReformConfig:
+        return ReformConfig.model_validate(self.model_dump())
+
+    def factor_set(self) -> FactorSet:
+        return resolve_factor_set(self.domain, self.factor_set_sources)
+
+
+class ReaseqResource(dg.ConfigurableResource, ReaseqConfig):
+    """ReaSeq-inspired settings (see transforms.augmentation_config.ReaseqConfig); defaults size the demo."""
+
+    def config(self) -> ReaseqConfig:
+        return ReaseqConfig.model_validate(self.model_dump())
+
+
+@functools.lru_cache(maxsize=4)
+def _loaded_encoder(model: str | None, device: str, batch_size: int, local_files_only: bool) -> TextEncoder:
+    return TextEncoder(model, device=device, batch_size=batch_size, local_files_only=local_files_only)
+
+
+class TextEncoderResource(dg.ConfigurableResource):
+    """The sentence-transformers model that embeds factor profiles, item knowledge and interests.
+
+    `model`: a local folder or a Hugging Face name already in the local cache (None: the packaged
+    all-MiniLM-L6-v2, 384 dimensions); set `local_files_only` False to let it download. The model
+    loads once per process and configuration.
+    """
+
+    model: str | None = None
+    device: str = "cpu"
+    batch_size: int = 64
+    local_files_only: bool = True
+
+    def encoder(self) -> TextEncoder:
+        return _loaded_encoder(self.model, self.device, self.batch_size, self.local_files_only)
+
+    @property
+    def dimension(self) -> int:
+        return self.encoder().dimension
+
+
 def default_resources() -> dict[str, dg.ConfigurableResource]:
     """Resources from the environment, falling back to the embedded laptop defaults."""
     return {
@@ -118,4 +167,10 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
         "llm": LLMEngineResource(),
         "i2i_synthesis": I2ISynthesisResource(),
         "slmr": SLMRResource(),
+        "reform": ReformResource(),
+        "reaseq": ReaseqResource(),
+        "text_encoder": TextEncoderResource(
+            model=os.environ.get("RECAUG_TEXT_ENCODER") or None,
+            device=os.environ.get("RECAUG_TEXT_ENCODER_DEVICE", "cpu"),
+        ),
     }

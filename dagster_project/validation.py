@@ -2,8 +2,12 @@
 
 Two kinds of check run: the set's Great Expectations suite (`schemas.expectations`: schema,
 non-null and unique keys, value ranges), and recaug checks GX cannot express on one table: every
-index is present in `id_maps`, and the row count moved by no more than a band against the
-previous version (a 90% drop usually means a broken upstream, not a smaller dataset).
+index is present in `id_maps`, the row count moved by no more than a band against the
+previous version (a 90% drop usually means a broken upstream, not a smaller dataset), and for the
+LLM-augmented columns: every embedding has the declared (F x D) or D shape and finite values, a
+factor's mask bit is set exactly when it has phrases and its vector is zero exactly when not,
+phrase lists are short, knowledge vectors follow `has_knowledge`, and beyond-log items are outside
+the user's sequence.
 
 The result is a `ValidationReport` whose `passed` is false when any error-severity check failed;
 `as_dict()` is JSON-able so it can be written into the version's manifest.
@@ -24,10 +28,13 @@ import great_expectations as gx
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from great_expectations.core import ExpectationValidationResult
 from great_expectations.data_context.types.base import ProgressBarsConfig
 
+from llm_jobs.tasks.reform import MAX_PHRASES, PHRASE_CHARS
 from schemas.expectations import ERROR, build_suite
+from schemas.tables import KNOWLEDGE_PREFIX, PROFILE_PREFIX, published_schema
 
 SAMPLE_SIZE = 5
 
@@ -36,7 +43,7 @@ ID_COLUMNS: dict[str, dict[str, str]] = {
     "interactions_train": {"user_idx": "user", "item_idx": "item"},
     "interactions_valid": {"user_idx": "user", "item_idx": "item"},
     "interactions_test": {"user_idx": "user", "item_idx": "item"},
-    "user_sequences": {"user_idx": "user", "item_idx": "item"},
+    "user_sequences": {"user_idx": "user", "item_idx": "item", "beyond_log_item_idx": "item"},
     "user_features": {"user_idx": "user"},
     "item_features": {"item_idx": "item"},
     "i2i_pairs": {"item_idx": "item", "neighbor_idx": "item"},
@@ -89,18 +96,23 @@ def validate_table(
     id_maps: pa.Table | None,
     previous_row_count: int | None,
     row_count_band: tuple[float, float] = (0.5, 2.0),
+    schema: pa.Schema | None = None,
 ) -> ValidationReport:
     """Run the set's GX suite and the recaug checks on `table`.
 
     `id_maps` is required for every set that carries indices (all but id_maps itself);
     `previous_row_count` is None for a set's first version, which skips the row-count check.
+    `schema` is the set's resolved schema (`schemas.tables.published_schema`), required for the
+    sets whose embedding shapes depend on the configuration.
     """
     if set_name in ID_COLUMNS and id_maps is None:
         raise ValueError(f"{set_name} carries indices: pass id_maps to validate them")
-    results = _run_suite(set_name, table)
+    schema = schema if schema is not None else published_schema(set_name)
+    results = _run_suite(set_name, table, schema)
     results += [
         _ids_present(table, id_maps, column, kind) for column, kind in ID_COLUMNS.get(set_name, {}).items()
     ]
+    results += _augmentation_checks(table, schema)
     if previous_row_count is not None:
         results.append(_row_count_within_band(table.num_rows, previous_row_count, row_count_band))
     return ValidationReport(set_name, table.num_rows, results)
@@ -109,7 +121,7 @@ def validate_table(
 # --- Great Expectations ----------------------------------------------------------------------
 
 
-def _run_suite(set_name: str, table: pa.Table) -> list[CheckResult]:
+def _run_suite(set_name: str, table: pa.Table, schema: pa.Schema) -> list[CheckResult]:
     """Validate with a throwaway ephemeral context: nothing is read from or written to disk."""
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
@@ -120,7 +132,7 @@ def _run_suite(set_name: str, table: pa.Table) -> list[CheckResult]:
     )
     batch = batch_definition.get_batch(batch_parameters={"dataframe": table.to_pandas()})
     result = batch.validate(
-        build_suite(set_name),
+        build_suite(set_name, schema.names),
         result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE},
     )
     return [_from_gx(r, table) for r in result.results]
@@ -189,6 +201,116 @@ def _ids_present(table: pa.Table, id_maps: pa.Table, column: str, kind: str) -> 
     )
 
 
+def _is_fixed_size(data_type: pa.DataType) -> bool:
+    return pa.types.is_fixed_size_list(data_type)
+
+
+def _fixed_values(table: pa.Table, column: str) -> np.ndarray | None:
+    """A fixed-size-list column as an (n, *sizes) array; None when it holds nulls (not-null fails then)."""
+    array = table[column].combine_chunks()
+    if array.null_count:
+        return None
+    sizes = []
+    while _is_fixed_size(array.type):
+        sizes.append(array.type.list_size)
+        array = array.flatten()
+    if array.null_count:
+        return None
+    return array.to_numpy(zero_copy_only=False).reshape(table.num_rows, *sizes)
+
+
+def _check(
+    name: str, column: str | None, table: pa.Table, bad_rows: np.ndarray, message: str | None = None
+) -> CheckResult:
+    """A recaug check failing on the rows where `bad_rows` is True."""
+    rows = np.flatnonzero(bad_rows)
+    return CheckResult(
+        name=name,
+        column=column,
+        severity=ERROR,
+        success=rows.size == 0,
+        unexpected_count=int(rows.size),
+        sample_rows=_rows(table, rows[:SAMPLE_SIZE].tolist()),
+        message=message if rows.size else None,
+    )
+
+
+def _augmentation_checks(table: pa.Table, schema: pa.Schema) -> list[CheckResult]:
+    """The LLM-augmented columns' checks: shapes and finiteness of every embedding, profile phrase
+    limits and masks, knowledge vectors, and beyond-log items."""
+    results, values = _shape_checks(table, schema)
+    for name, array in values.items():
+        if array is not None and array.dtype.kind == "f":
+            bad = ~np.isfinite(array.reshape(table.num_rows, -1)).all(axis=1)
+            results.append(_check("embeddings_finite", name, table, bad))
+    profiles = [name for name in schema.names if name.startswith(PROFILE_PREFIX) and name in table.column_names]
+    if profiles:
+        results += _profile_checks(table, profiles, values.get("factor_mask"), values.get("factor_embeddings"))
+    knowledge = values.get(f"{KNOWLEDGE_PREFIX}embedding")
+    if knowledge is not None and "has_knowledge" in table.column_names:
+        flag = table["has_knowledge"].to_numpy(zero_copy_only=False)
+        summary = pc.fill_null(pc.utf8_length(table[f"{KNOWLEDGE_PREFIX}summary"]), 0).to_numpy() > 0
+        has_vector = np.abs(knowledge).sum(axis=1) > 0
+        message = "an item has a summary and a non-zero knowledge vector exactly when has_knowledge is True"
+        bad = (has_vector != flag) | (summary != flag)
+        results.append(_check("knowledge_embedding_matches_flag", f"{KNOWLEDGE_PREFIX}embedding", table, bad, message))
+    if "beyond_log_item_idx" in schema.names and "beyond_log_item_idx" in table.column_names:
+        pairs = zip(table["beyond_log_item_idx"].to_pylist(), table["item_idx"].to_pylist())
+        overlap = np.array([bool(set(beyond or ()) & set(history or ())) for beyond, history in pairs], bool)
+        message = "a beyond-log item must not be in the user's sequence"
+        results.append(_check("beyond_log_items_outside_history", "beyond_log_item_idx", table, overlap, message))
+    return results
+
+
+def _shape_checks(table: pa.Table, schema: pa.Schema) -> tuple[list[CheckResult], dict[str, np.ndarray | None]]:
+    """One check per fixed-size-list column of `schema`: its type in `table` is the declared one
+    (F x D, D or F). Returns the checks and the values of the columns that passed."""
+    results, values = [], {}
+    for declared in schema:
+        if not _is_fixed_size(declared.type) or declared.name not in table.column_names:
+            continue
+        actual = table.schema.field(declared.name).type
+        results.append(
+            CheckResult(
+                name="embedding_shape",
+                column=declared.name,
+                severity=ERROR,
+                success=actual == declared.type,
+                observed={"declared": str(declared.type), "actual": str(actual)},
+            )
+        )
+        if actual == declared.type:
+            values[declared.name] = _fixed_values(table, declared.name)
+    return results, values
+
+
+def _profile_checks(
+    table: pa.Table, profiles: list[str], mask: np.ndarray | None, vectors: np.ndarray | None
+) -> list[CheckResult]:
+    """Each factor holds at most MAX_PHRASES phrases of 1 to PHRASE_CHARS characters; its mask bit
+    is set exactly when it has phrases, and its vector is zero exactly when the bit is not."""
+    n_phrases = np.zeros((table.num_rows, len(profiles)), np.int64)
+    bad = np.zeros((table.num_rows, len(profiles)), bool)
+    for f, name in enumerate(profiles):
+        lists = table[name].combine_chunks()
+        lengths = pc.list_value_length(lists)
+        n_phrases[:, f] = pc.fill_null(lengths, 0).to_numpy()
+        bad[:, f] = pc.fill_null(pc.greater(lengths, MAX_PHRASES), True).to_numpy(zero_copy_only=False)
+        chars = pc.fill_null(pc.utf8_length(pc.list_flatten(lists)), 0).to_numpy()
+        bad[pc.list_parent_indices(lists).to_numpy()[(chars < 1) | (chars > PHRASE_CHARS)], f] = True
+    limits = f"at most {MAX_PHRASES} phrases of 1 to {PHRASE_CHARS} characters per factor"
+    results = [_check("profile_phrases_are_short", ",".join(profiles), table, bad.any(axis=1), limits)]
+    if mask is not None and vectors is not None and mask.shape[1:] == (len(profiles),):
+        message = "a factor's mask bit must be set exactly when it has phrases"
+        bad_mask = (mask != (n_phrases > 0)).any(axis=1)
+        results.append(_check("factor_mask_matches_profiles", "factor_mask", table, bad_mask, message))
+        has_vector = np.abs(vectors).sum(axis=2) > 0
+        message = "a factor's vector must be zero exactly when its mask bit is False"
+        bad_vectors = (has_vector != mask).any(axis=1)
+        results.append(_check("masked_factor_embeddings_are_zero", "factor_embeddings", table, bad_vectors, message))
+    return results
+
+
 def _row_count_within_band(rows: int, previous: int, band: tuple[float, float]) -> CheckResult:
     """An empty previous version gives no baseline to compare a ratio with, so it passes."""
     ratio = rows / previous if previous else None
@@ -205,7 +327,11 @@ def _row_count_within_band(rows: int, previous: int, band: tuple[float, float]) 
 
 
 def _rows(table: pa.Table, indices: list[int]) -> list[dict]:
-    return _jsonable(table.take(pa.array(indices, pa.int64())).to_pylist()) if indices else []
+    """The rows as JSON-able dicts, without their embedding vectors and masks (too big for a manifest)."""
+    if not indices:
+        return []
+    shown = [name for name, field in zip(table.column_names, table.schema) if not _is_fixed_size(field.type)]
+    return _jsonable(table.select(shown).take(pa.array(indices, pa.int64())).to_pylist())
 
 
 def _jsonable(value):

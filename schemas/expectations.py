@@ -3,21 +3,24 @@
 A suite is the contract a table must meet before it may become a published version. Keeping the
 suites beside the Arrow schemas (rather than in a GX project directory) means they are reviewed,
 versioned and imported like any other code, and that the expected column order comes straight
-from `schemas.tables.PUBLISHED_SETS`, so schema and suite cannot drift apart.
+from the set's Arrow schema (`schemas.tables.published_schema`), so schema and suite cannot drift
+apart. user_features and item_features carry columns that depend on the factor set, so their
+suites are built from the column names of the schema resolved for the run.
 
 Every expectation carries `meta["severity"]`: "error" blocks publication, "warning" is reported
 but lets the version go live. Checks GX cannot express on one table (ids present in `id_maps`,
-row-count change against the previous version) live in `dagster_project.validation`.
+row-count change against the previous version, embedding shapes, finiteness and masks) live in
+`dagster_project.validation`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import great_expectations as gx
 from great_expectations.expectations import Expectation
 
-from schemas.tables import PUBLISHED_SETS
+from schemas.tables import KNOWLEDGE_PREFIX, PRICE_TIERS, PROFILE_PREFIX, published_schema
 
 ERROR = "error"
 WARNING = "warning"
@@ -31,10 +34,14 @@ def _meta(severity: str) -> dict:
     return {"severity": severity}
 
 
-def _columns_in_order(set_name: str) -> Expectation:
-    return gx.expectations.ExpectTableColumnsToMatchOrderedList(
-        column_list=PUBLISHED_SETS[set_name].names, meta=_meta(ERROR)
-    )
+def _columns_in_order(columns: Sequence[str]) -> Expectation:
+    return gx.expectations.ExpectTableColumnsToMatchOrderedList(column_list=list(columns), meta=_meta(ERROR))
+
+
+def _augmentation_columns(columns: Sequence[str]) -> list[str]:
+    """The ReFORM / ReaSeq columns: never null (an entity without them has empty values)."""
+    prefixes = (PROFILE_PREFIX, KNOWLEDGE_PREFIX, "factor_", "has_knowledge", "beyond_log_")
+    return [name for name in columns if name.startswith(prefixes)]
 
 
 def _not_null(*columns: str) -> list[Expectation]:
@@ -57,9 +64,9 @@ def _in_set(column: str, values: list[str]) -> Expectation:
     return gx.expectations.ExpectColumnValuesToBeInSet(column=column, value_set=values, meta=_meta(ERROR))
 
 
-def _interactions(set_name: str) -> list[Expectation]:
+def _interactions(columns: Sequence[str]) -> list[Expectation]:
     return [
-        _columns_in_order(set_name),
+        _columns_in_order(columns),
         *_not_null("user_idx", "item_idx", "ts"),
         _between("user_idx", 0),
         _between("item_idx", 0),
@@ -67,20 +74,20 @@ def _interactions(set_name: str) -> list[Expectation]:
     ]
 
 
-def _user_sequences() -> list[Expectation]:
+def _user_sequences(columns: Sequence[str]) -> list[Expectation]:
     # The list elements are checked against id_maps by the validator; GX sees only the row key.
     return [
-        _columns_in_order("user_sequences"),
-        *_not_null("user_idx", "item_idx", "ts"),
+        _columns_in_order(columns),
+        *_not_null("user_idx", "item_idx", "ts", *_augmentation_columns(columns)),
         _unique("user_idx"),
         _between("user_idx", 0),
     ]
 
 
-def _user_features() -> list[Expectation]:
+def _user_features(columns: Sequence[str]) -> list[Expectation]:
     return [
-        _columns_in_order("user_features"),
-        *_not_null("user_idx", "user_id", "history_len", "is_cold"),
+        _columns_in_order(columns),
+        *_not_null("user_idx", "user_id", "history_len", "is_cold", *_augmentation_columns(columns)),
         _unique("user_idx"),
         _between("user_idx", 0),
         _between("history_len", 0),
@@ -89,10 +96,11 @@ def _user_features() -> list[Expectation]:
     ]
 
 
-def _item_features() -> list[Expectation]:
+def _item_features(columns: Sequence[str]) -> list[Expectation]:
     return [
-        _columns_in_order("item_features"),
-        *_not_null("item_idx", "item_id", "popularity", "title", "category"),
+        _columns_in_order(columns),
+        *_not_null("item_idx", "item_id", "popularity", "title", "category", *_augmentation_columns(columns)),
+        _in_set(f"{KNOWLEDGE_PREFIX}price_tier", list(PRICE_TIERS)),
         _unique("item_idx"),
         _between("item_idx", 0),
         _between("popularity", 0),
@@ -103,9 +111,9 @@ def _item_features() -> list[Expectation]:
     ]
 
 
-def _i2i_pairs() -> list[Expectation]:
+def _i2i_pairs(columns: Sequence[str]) -> list[Expectation]:
     return [
-        _columns_in_order("i2i_pairs"),
+        _columns_in_order(columns),
         *_not_null("method", "item_idx", "neighbor_idx", "score", "rank"),
         _unique("method", "item_idx", "neighbor_idx"),
         _in_set("method", ["swing", "cooccurrence"]),
@@ -116,9 +124,9 @@ def _i2i_pairs() -> list[Expectation]:
     ]
 
 
-def _i2i_train_interactions() -> list[Expectation]:
+def _i2i_train_interactions(columns: Sequence[str]) -> list[Expectation]:
     return [
-        *_interactions("i2i_train_interactions"),
+        *_interactions(columns),
         *_not_null("source"),
         _unique("user_idx", "item_idx"),
         _in_set("source", ["real", "synthetic"]),
@@ -126,11 +134,10 @@ def _i2i_train_interactions() -> list[Expectation]:
     ]
 
 
-def _llm_pairwise_supervision() -> list[Expectation]:
-    names = PUBLISHED_SETS["llm_pairwise_supervision"].names
+def _llm_pairwise_supervision(columns: Sequence[str]) -> list[Expectation]:
     return [
-        _columns_in_order("llm_pairwise_supervision"),
-        *_not_null(*names),
+        _columns_in_order(columns),
+        *_not_null(*columns),
         _unique("user_idx", "candidate_set", "item_i", "item_j"),
         _in_set("candidate_set", ["popular", "cold_diverse", "long_tail"]),
         _between("s_i", 0, 1),
@@ -145,9 +152,9 @@ def _llm_pairwise_supervision() -> list[Expectation]:
     ]
 
 
-def _id_maps() -> list[Expectation]:
+def _id_maps(columns: Sequence[str]) -> list[Expectation]:
     return [
-        _columns_in_order("id_maps"),
+        _columns_in_order(columns),
         *_not_null("kind", "raw_id", "idx"),
         _unique("kind", "raw_id"),
         _unique("kind", "idx"),
@@ -156,10 +163,10 @@ def _id_maps() -> list[Expectation]:
     ]
 
 
-_BUILDERS: dict[str, Callable[[], list[Expectation]]] = {
-    "interactions_train": lambda: _interactions("interactions_train"),
-    "interactions_valid": lambda: _interactions("interactions_valid"),
-    "interactions_test": lambda: _interactions("interactions_test"),
+_BUILDERS: dict[str, Callable[[Sequence[str]], list[Expectation]]] = {
+    "interactions_train": _interactions,
+    "interactions_valid": _interactions,
+    "interactions_test": _interactions,
     "user_sequences": _user_sequences,
     "user_features": _user_features,
     "item_features": _item_features,
@@ -170,8 +177,12 @@ _BUILDERS: dict[str, Callable[[], list[Expectation]]] = {
 }
 
 
-def build_suite(set_name: str) -> gx.ExpectationSuite:
-    """A fresh suite for a published set (fresh, because GX binds a suite to one context)."""
+def build_suite(set_name: str, columns: Sequence[str] | None = None) -> gx.ExpectationSuite:
+    """A fresh suite for a published set (fresh, because GX binds a suite to one context).
+
+    `columns` are the names of the set's resolved schema, in order; required for user_features
+    and item_features, whose columns depend on the factor set (`schemas.tables.published_schema`)."""
     if set_name not in _BUILDERS:
         raise KeyError(f"no expectation suite for {set_name!r}; known: {sorted(_BUILDERS)}")
-    return gx.ExpectationSuite(name=f"recaug.{set_name}", expectations=_BUILDERS[set_name]())
+    columns = columns if columns is not None else published_schema(set_name).names
+    return gx.ExpectationSuite(name=f"recaug.{set_name}", expectations=_BUILDERS[set_name](columns))

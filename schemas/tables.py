@@ -5,7 +5,11 @@ the `features` tables, and the publisher writes the published sets with the same
 Timestamps are UTC; raw string ids are kept beside the contiguous int32 indices.
 """
 
+from collections.abc import Callable, Sequence
+
 import pyarrow as pa
+
+from llm_jobs.tasks.reaseq_knowledge import KNOWLEDGE_FIELDS
 
 # Microseconds: what Spark writes, and a unit Parquet stores natively.
 TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -293,6 +297,87 @@ LLM_PAIRWISE_SUPERVISION = pa.schema(
     ]
 )
 
+# --- llm layer: ReFORM profiles and ReaSeq knowledge, with text embeddings ----------------------
+#
+# Embeddings are fixed-size lists, so a column is one contiguous float32 buffer a loader reshapes
+# without copying, and F (factors) and D (the text encoder's dimension) are part of the type. They
+# depend on configuration (the factor set, the encoder), so these schemas are functions of them.
+# A value without text (an empty factor, an item without knowledge) is a zero vector with a False
+# mask bit, never null.
+
+PROFILE_PREFIX = "profile_"
+KNOWLEDGE_PREFIX = "knowledge_"
+PRICE_TIERS = ("budget", "mid", "premium", "unknown")
+
+
+def embedding_type(dimension: int) -> pa.DataType:
+    return pa.list_(pa.float32(), dimension)
+
+
+def factor_embeddings_type(n_factors: int, dimension: int) -> pa.DataType:
+    """(F x D) per row: `fixed_size_list<fixed_size_list<float32, D>, F>`."""
+    return pa.list_(embedding_type(dimension), n_factors)
+
+
+def factor_mask_type(n_factors: int) -> pa.DataType:
+    return pa.list_(pa.bool_(), n_factors)
+
+
+def profile_column(factor: str) -> str:
+    """The column of one factor's phrases (prefixed: a factor may be named like a feature column)."""
+    return f"{PROFILE_PREFIX}{factor}"
+
+
+def factor_profile_fields(factor_names: Sequence[str], dimension: int) -> list[pa.Field]:
+    """One `list<string>` of phrases per factor, then the (F x D) embeddings and the F mask bits
+    (True where the factor has phrases); the embeddings field's metadata names the factors in order."""
+    n_factors = len(factor_names)
+    return [
+        *(pa.field(profile_column(name), pa.list_(pa.string()), nullable=False) for name in factor_names),
+        pa.field(
+            "factor_embeddings",
+            factor_embeddings_type(n_factors, dimension),
+            nullable=False,
+            metadata={"factors": ",".join(factor_names)},
+        ),
+        pa.field("factor_mask", factor_mask_type(n_factors), nullable=False),
+    ]
+
+
+def reform_profiles_schema(key: str, factor_names: Sequence[str], dimension: int) -> pa.Schema:
+    """llm/reform_user_profiles (key user_idx) and llm/reform_item_profiles (key item_idx): one row
+    per profiled entity."""
+    return pa.schema([pa.field(key, pa.int32(), nullable=False), *factor_profile_fields(factor_names, dimension)])
+
+
+#: The three agents' verified knowledge per item (llm_jobs.tasks.reaseq_items).
+ITEM_KNOWLEDGE = pa.schema(
+    [
+        pa.field("item_idx", pa.int32(), nullable=False),
+        *(pa.field(field, pa.list_(pa.string()), nullable=False) for field in KNOWLEDGE_FIELDS),
+        pa.field("price_tier", pa.string(), nullable=False),
+        pa.field("summary", pa.string(), nullable=False),
+        pa.field("claims_total", pa.int32(), nullable=False),
+        pa.field("claims_dropped", pa.int32(), nullable=False),
+        pa.field("claims_dropped_by_checks", pa.int32(), nullable=False),
+    ]
+)
+
+
+def item_knowledge_schema(dimension: int) -> pa.Schema:
+    """llm/reaseq_item_knowledge: the verified knowledge and the summary's embedding."""
+    return pa.schema([*ITEM_KNOWLEDGE, pa.field("knowledge_embedding", embedding_type(dimension), nullable=False)])
+
+
+REASEQ_USER_INTERESTS = pa.schema(
+    [
+        pa.field("user_idx", pa.int32(), nullable=False),
+        pa.field("interests", pa.list_(pa.string()), nullable=False),  # K phrases
+        # Per interest in order, its nearest items by knowledge embedding, outside the history.
+        pa.field("beyond_log_item_idx", pa.list_(pa.int32()), nullable=False),
+    ]
+)
+
 LLM_TABLES = {
     "i2i_synthetic": I2I_SYNTHETIC,
     "i2i_judgements": I2I_JUDGEMENTS,
@@ -305,15 +390,67 @@ LLM_TABLES = {
 
 # --- published sets --------------------------------------------------------------------------
 
+AUGMENTED_USER_SEQUENCES = pa.schema(
+    [
+        *USER_SEQUENCES,
+        # ReaSeq-inspired interests beyond the logs mapped to catalog items; empty for users not prompted.
+        pa.field("beyond_log_item_idx", pa.list_(pa.int32()), nullable=False),
+    ]
+)
+
+
+def knowledge_fields(dimension: int) -> list[pa.Field]:
+    """item_features' ReaSeq columns: for an item without knowledge, empty lists, price tier
+    "unknown", an empty summary, a zero embedding and has_knowledge False."""
+    return [
+        pa.field("has_knowledge", pa.bool_(), nullable=False),
+        *(pa.field(f"{KNOWLEDGE_PREFIX}{field}", pa.list_(pa.string()), nullable=False) for field in KNOWLEDGE_FIELDS),
+        pa.field(f"{KNOWLEDGE_PREFIX}price_tier", pa.string(), nullable=False),
+        pa.field(f"{KNOWLEDGE_PREFIX}summary", pa.string(), nullable=False),
+        pa.field(f"{KNOWLEDGE_PREFIX}embedding", embedding_type(dimension), nullable=False),
+    ]
+
+
+def augmented_user_features(factor_names: Sequence[str], dimension: int) -> pa.Schema:
+    """Published user_features: the Spark features, then the ReFORM profile (F factors, D dims)."""
+    return pa.schema([*USER_FEATURES, *factor_profile_fields(factor_names, dimension)])
+
+
+def augmented_item_features(factor_names: Sequence[str], dimension: int) -> pa.Schema:
+    """Published item_features: the Spark features, the ReaSeq knowledge, then the ReFORM profile."""
+    return pa.schema([*ITEM_FEATURES, *knowledge_fields(dimension), *factor_profile_fields(factor_names, dimension)])
+
+
+#: Sets whose schema depends on the factor set (its factor names, F of them) and the text
+#: encoder's dimension D; `published_schema` resolves them from the configuration at publish time.
+AUGMENTED_SETS: dict[str, Callable[[Sequence[str], int], pa.Schema]] = {
+    "user_features": augmented_user_features,
+    "item_features": augmented_item_features,
+}
+
+#: Sets whose schema is fixed.
 PUBLISHED_SETS = {
     "interactions_train": INTERACTIONS_SPLIT,
     "interactions_valid": INTERACTIONS_SPLIT,
     "interactions_test": INTERACTIONS_SPLIT,
-    "user_sequences": USER_SEQUENCES,
-    "user_features": USER_FEATURES,
-    "item_features": ITEM_FEATURES,
+    "user_sequences": AUGMENTED_USER_SEQUENCES,
     "i2i_pairs": I2I_PAIRS,
     "i2i_train_interactions": I2I_TRAIN_INTERACTIONS,
     "llm_pairwise_supervision": LLM_PAIRWISE_SUPERVISION,
     "id_maps": ID_MAPS,
 }
+
+PUBLISHED_SET_NAMES = sorted([*PUBLISHED_SETS, *AUGMENTED_SETS])
+
+
+def published_schema(
+    set_name: str, factor_names: Sequence[str] | None = None, dimension: int | None = None
+) -> pa.Schema:
+    """The schema of a published set; the augmented sets need the factor names and the dimension."""
+    if set_name in PUBLISHED_SETS:
+        return PUBLISHED_SETS[set_name]
+    if set_name not in AUGMENTED_SETS:
+        raise KeyError(f"no published set {set_name!r}; known: {PUBLISHED_SET_NAMES}")
+    if not factor_names or not dimension:
+        raise ValueError(f"{set_name}'s schema depends on the factor names and the text encoder's dimension")
+    return AUGMENTED_SETS[set_name](factor_names, dimension)

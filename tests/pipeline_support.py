@@ -1,5 +1,5 @@
 """Materializing the Dagster graph in tests, and one shared end-to-end run on synthetic data with
-the augmentation branches at a size the embedded model answers in about a minute."""
+the augmentation branches at a size the embedded model answers in about two minutes."""
 
 from __future__ import annotations
 
@@ -16,9 +16,12 @@ from dagster_project.publishing import latest_version
 from dagster_project.resources import (
     FeaturesResource,
     I2ISynthesisResource,
+    ReaseqResource,
+    ReformResource,
     SLMRResource,
     SourceResource,
     SparkResource,
+    TextEncoderResource,
     WarehouseResource,
 )
 from dagster_project.warehouse import Warehouse
@@ -26,16 +29,23 @@ from transforms.synthetic_marketplace import MarketplaceSpec, write_marketplace
 
 __all__ = ["synthetic_run"]
 
-#: Everything but the LLM branches and what is published from them.
+#: Everything but the I2I and S-LLMR branches and what is published from them. user_features,
+#: item_features and user_sequences are published through the ReFORM and ReaSeq assets, which
+#: these runs keep but with caps of 0 (NO_REFORM, NO_REASEQ): nobody is prompted, every entity gets
+#: zero vectors and all-False masks.
 WITHOUT_LLM = dg.AssetSelection.all() - dg.AssetSelection.groups("llm_i2i", "llm_slmr").downstream()
 
 TINY_I2I = I2ISynthesisResource(
     users=3, from_neighbourhood=2, from_categories=2, random_candidates=1, max_picks=2, real_pairs_judged=3
 )
 TINY_SLMR = SLMRResource(users=2, candidates=4, popular_pool=20, cold_users=1, tail_items=1, pairs_per_user=3)
+TINY_REFORM = ReformResource(users=1, items=1, max_review_tokens=600)
+TINY_REASEQ = ReaseqResource(items=2, users=2, interests=2, items_per_interest=1)
+NO_REFORM = ReformResource(users=0, items=0)
+NO_REASEQ = ReaseqResource(items=0, users=0)
 
 
-def test_resources(source_dir, warehouse_dir, features=None) -> dict:
+def test_resources(source_dir, warehouse_dir, features=None, with_llm=True) -> dict:
     return {
         "source": SourceResource(path=str(source_dir)),
         "warehouse": WarehouseResource(base_url=str(warehouse_dir)),
@@ -44,6 +54,9 @@ def test_resources(source_dir, warehouse_dir, features=None) -> dict:
         "llm": LLMEngineResource(job=LLMJobSettings(progress=False)),
         "i2i_synthesis": TINY_I2I,
         "slmr": TINY_SLMR,
+        "reform": TINY_REFORM if with_llm else NO_REFORM,
+        "reaseq": TINY_REASEQ if with_llm else NO_REASEQ,
+        "text_encoder": TextEncoderResource(),
     }
 
 
@@ -54,7 +67,7 @@ def materialize(
         all_assets,
         selection=selection or (None if with_llm else WITHOUT_LLM),
         partition_key=partition,
-        resources=test_resources(source_dir, warehouse_dir, features),
+        resources=test_resources(source_dir, warehouse_dir, features, with_llm),
         raise_on_error=raise_on_error,
     )
 

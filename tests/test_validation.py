@@ -8,7 +8,7 @@ import pytest
 
 from dagster_project.validation import validate_table
 from schemas.expectations import build_suite
-from schemas.tables import I2I_PAIRS, ID_MAPS, INTERACTIONS_SPLIT, PUBLISHED_SETS
+from schemas.tables import I2I_PAIRS, ID_MAPS, INTERACTIONS_SPLIT, PUBLISHED_SETS, published_schema
 
 T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 
@@ -122,6 +122,7 @@ def test_row_count_drop_beyond_band_fails():
 
 
 def test_warning_shows_without_blocking():
+    schema = published_schema("user_features", ["style"], 2)
     features = pa.table(
         {
             "user_idx": [0],
@@ -133,11 +134,14 @@ def test_warning_shows_without_blocking():
             "first_ts": [T0],
             "last_ts": [T0],
             "activity_span_days": [0.0],
+            "profile_style": [[]],
+            "factor_embeddings": [[[0.0, 0.0]]],
+            "factor_mask": [[False]],
         },
-        schema=PUBLISHED_SETS["user_features"],
+        schema=schema,
     )
 
-    report = validate_table("user_features", features, _id_maps(), None)
+    report = validate_table("user_features", features, _id_maps(), None, schema=schema)
 
     assert report.passed
     assert [(f.column, f.severity) for f in report.failures()] == [("rating_mean", "warning")]
@@ -150,7 +154,7 @@ def test_sets_with_indices_need_id_maps():
 
 def test_sequence_item_missing_from_id_maps_fails():
     sequences = pa.table(
-        {"user_idx": [0, 1], "item_idx": [[0, 1], [2, 8]], "ts": [[T0, T0], [T0, T0]]},
+        {"user_idx": [0, 1], "item_idx": [[0, 1], [2, 8]], "ts": [[T0, T0], [T0, T0]], "beyond_log_item_idx": [[], []]},
         schema=PUBLISHED_SETS["user_sequences"],
     )
 

@@ -17,10 +17,15 @@ from dagster_project.data_docs import write_validation_docs
 from dagster_project.lineage import code_version
 from dagster_project.partitions import daily_partitions
 from dagster_project.publishing import PublicationBlocked, publish
+from dagster_project.resources import (
+    FeaturesResource,
+    ReaseqResource,
+    ReformResource,
+    TextEncoderResource,
+    WarehouseResource,
+)
 from dagster_project.validation import validate_table
-from dagster_project.resources import FeaturesResource, WarehouseResource
-from schemas.tables import PUBLISHED_SETS
-
+from schemas.tables import AUGMENTED_SETS, published_schema
 
 CONTRACT_CHECK = "contract"
 ID_MAPS_KEY = dg.AssetKey(["features", "id_maps"])
@@ -37,9 +42,10 @@ PUBLICATIONS = [
     PublishedSet("interactions_train", "features/splits", split="train"),
     PublishedSet("interactions_valid", "features/splits", split="valid"),
     PublishedSet("interactions_test", "features/splits", split="test"),
-    PublishedSet("user_sequences", "features/user_sequences"),
-    PublishedSet("user_features", "features/user_features"),
-    PublishedSet("item_features", "features/item_features"),
+    # The feature tables joined with the ReFORM profiles and ReaSeq knowledge / beyond-log items.
+    PublishedSet("user_sequences", "llm/user_sequences_augmented"),
+    PublishedSet("user_features", "llm/user_features_augmented"),
+    PublishedSet("item_features", "llm/item_features_augmented"),
     # Swing and co-occurrence on the interactions fused with kept synthetic ones (LLM-I2I).
     PublishedSet("i2i_pairs", "llm/i2i_pairs"),
     PublishedSet("i2i_train_interactions", "llm/i2i_train_interactions"),
@@ -56,6 +62,31 @@ def _lineage(warehouse: WarehouseResource, features: FeaturesResource, partition
         "feature_config": features.config().model_dump(mode="json"),
         **ingest["lineage"],
     }
+
+
+#: Sets carrying text embeddings: their lineage names the factor set and the text encoder.
+_EMBEDDED_SETS = {"user_features", "item_features", "user_sequences"}
+
+
+def _embedding_lineage(reform: ReformResource, reaseq: ReaseqResource, text_encoder: TextEncoderResource) -> dict:
+    factor_set = reform.factor_set()
+    return {
+        "factor_set": {
+            "domain": factor_set.domain,
+            "fingerprint": factor_set.fingerprint,
+            "factors": list(factor_set.names),
+        },
+        "text_encoder": text_encoder.encoder().model_id,
+        "reform_config": reform.config().model_dump(mode="json"),
+        "reaseq_config": reaseq.config().model_dump(mode="json"),
+    }
+
+
+def _schema(name: str, reform: ReformResource, text_encoder: TextEncoderResource):
+    """The set's schema; F and D of the augmented sets come from the configured factor set and encoder."""
+    if name in AUGMENTED_SETS:
+        return published_schema(name, reform.factor_set().names, text_encoder.dimension)
+    return published_schema(name)
 
 
 def _check_metadata(verdict: dict) -> dict:
@@ -87,21 +118,34 @@ def _published_asset(spec: PublishedSet) -> dg.AssetsDefinition:
             )
         ],
     )
-    def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource, features: FeaturesResource):
+    def _asset(
+        context: dg.AssetExecutionContext,
+        warehouse: WarehouseResource,
+        features: FeaturesResource,
+        reform: ReformResource,
+        reaseq: ReaseqResource,
+        text_encoder: TextEncoderResource,
+    ):
         wh = warehouse.warehouse
         partition = context.partition_key
+        schema = _schema(spec.name, reform, text_encoder)
+        lineage = _lineage(warehouse, features, partition)
+        if spec.name in _EMBEDDED_SETS:
+            lineage |= _embedding_lineage(reform, reaseq, text_encoder)
         source = pads.dataset(wh.table_path(*spec.source.split("/"), partition), format="parquet", filesystem=wh.fs)
         id_maps = pq.read_table(wh.table_path("features", "id_maps", partition), filesystem=wh.fs)
         try:
             version = publish(
                 wh,
                 spec.name,
-                PUBLISHED_SETS[spec.name],
+                schema,
                 source,
                 partition,
-                _lineage(warehouse, features, partition),
+                lineage,
                 row_filter=pads.field("split") == spec.split if spec.split else None,
-                gate=lambda table, previous_rows: validate_table(spec.name, table, id_maps, previous_rows),
+                gate=lambda table, previous_rows: validate_table(
+                    spec.name, table, id_maps, previous_rows, schema=schema
+                ),
                 keep_versions=warehouse.keep_versions,
                 lock_timeout_s=warehouse.lock_timeout_s,
             )

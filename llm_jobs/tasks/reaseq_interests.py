@@ -172,7 +172,11 @@ def map_interests(
     for user in interests.to_pylist():
         k = len(user["interests"])
         picks = beyond_log_items(
-            interest_vectors[start : start + k], item_vectors, item_ids, histories.get(user["user_idx"], ()), per_interest
+            interest_vectors[start : start + k],
+            item_vectors,
+            item_ids,
+            histories.get(user["user_idx"], ()),
+            per_interest,
         )
         rows.append({**user, "beyond_log_item_idx": picks.tolist()})
         start += k

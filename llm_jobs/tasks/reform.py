@@ -114,6 +114,8 @@ class ReviewBudget:
     chars_per_token: float = 3.5
     # Chat-template tokens around the messages, a margin on top of the estimate.
     template_tokens: int = 64
+    # A cap on the review tokens below what the context leaves (shorter prompts run faster); None: no cap.
+    max_review_tokens: int | None = None
 
 
 def _review_text(review: Mapping[str, Any]) -> str:
@@ -143,6 +145,13 @@ def _review_token_budget(task: Task, budget: ReviewBudget) -> int:
             f"task {task.name}: a {budget.context_tokens}-token context leaves {left} tokens for reviews, "
             f"fewer than one review of up to {cap} characters needs ({one_review})"
         )
+    if budget.max_review_tokens is not None:
+        if budget.max_review_tokens < one_review:
+            raise ValueError(
+                f"task {task.name}: max_review_tokens {budget.max_review_tokens} is fewer than one review of "
+                f"up to {cap} characters needs ({one_review})"
+            )
+        left = min(left, budget.max_review_tokens)
     return left
 
 

@@ -4,7 +4,9 @@ A version directory is written completely (data files, then `_manifest.json`) be
 switched to it with one atomic write, so a reader that follows `LATEST` always finds a complete
 version, whatever moment a writer dies at. A gate (the set's validation) sees the written version
 first: when it fails, the version stays on disk with a `blocked` manifest for inspection and
-`LATEST` keeps pointing at the previous one. Old versions are then pruned (`pruning`).
+`LATEST` keeps pointing at the previous one. `LATEST` only moves forward in partition date: a
+backfill of older days writes their snapshots without taking the newest day's place. Old versions
+are then pruned (`pruning`).
 
 One publication of a set runs at a time (a lock per set): versions are named inside the lock, so
 they sort in the order they were published, each manifest's `previous_version` is the version it
@@ -67,7 +69,9 @@ class PublishedVersion:
     path: str
     row_count: int
     manifest: dict
-    pruned: list[str]  # old versions deleted after this one went live
+    pruned: list[str]  # old versions deleted after this one was written
+    # False for a snapshot of an older day than the live version's (a backfill): LATEST stays.
+    is_live: bool = True
 
 
 def new_version_id(now: dt.datetime) -> str:
@@ -131,7 +135,8 @@ def publish(
     keep_versions: int = KEEP_VERSIONS,
     lock_timeout_s: float = LOCK_TIMEOUT_S,
 ) -> PublishedVersion:
-    """Copy `source` (filtered, projected and cast to `schema`) into a new version and make it live.
+    """Copy `source` (filtered, projected and cast to `schema`) into a new version and make it live,
+    unless the live version is a snapshot of a later day.
 
     Then prunes the set to its newest `keep_versions` versions (see `pruning`). Raises
     PublicationBlocked, leaving LATEST as it was, when `gate` does not pass the version, and
@@ -145,10 +150,16 @@ def publish(
         if manifest["status"] == "blocked":
             prune_versions(wh, set_name, keep_versions)
             raise PublicationBlocked(manifest)
-        wh.write_text_atomic(wh.path("published", set_name, LATEST), manifest["version"] + "\n")
+        live = latest_version(wh, set_name)
+        # A backfilled older day is published beside the live version but does not replace it.
+        is_live = live is None or read_manifest(wh, set_name, live)["partition"] <= partition
+        if is_live:
+            wh.write_text_atomic(wh.path("published", set_name, LATEST), manifest["version"] + "\n")
         pruned = prune_versions(wh, set_name, keep_versions)
     directory = wh.path("published", set_name, manifest["version"])
-    return PublishedVersion(set_name, manifest["version"], directory, manifest["row_count"], manifest, pruned)
+    return PublishedVersion(
+        set_name, manifest["version"], directory, manifest["row_count"], manifest, pruned, is_live
+    )
 
 
 def _write_version(

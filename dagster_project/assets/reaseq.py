@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 
 from dagster_project.assets.llm_tasks import job_metadata
 from dagster_project.assets.reform import AUGMENTED_GROUP, augmented_metadata
-from dagster_project.assets.table_io import read_arrow, read_spark, write_arrow
+from dagster_project.assets.table_io import asset_key, read_arrow, read_spark, write_arrow
 from dagster_project.llm_resource import LLMEngineResource
 from dagster_project.partitions import daily_partitions
 from dagster_project.resources import (
@@ -32,10 +32,6 @@ from transforms.knowledge_inputs import interest_users, knowledge_item_inputs
 GROUP = "llm_reaseq"
 
 
-def _key(layer: str, name: str) -> dg.AssetKey:
-    return dg.AssetKey([layer, name])
-
-
 def _vectors(table: pa.Table, column: str, dimension: int) -> np.ndarray:
     """An (n, D) float32 array of a fixed_size_list<float32, D> column."""
     values = table[column].combine_chunks().flatten().to_numpy(zero_copy_only=False)
@@ -43,9 +39,9 @@ def _vectors(table: pa.Table, column: str, dimension: int) -> np.ndarray:
 
 
 @dg.asset(
-    key=_key("llm", "reaseq_item_knowledge"),
+    key=asset_key("llm/reaseq_item_knowledge"),
     group_name=GROUP,
-    deps=[_key("features", "item_features"), _key("raw", "items"), _key("features", "review_bundles")],
+    deps=[asset_key("features/item_features"), asset_key("raw/items"), asset_key("features/review_bundles")],
     partitions_def=daily_partitions,
     description=(
         "Per item (the most popular, up to the `reaseq` resource's cap): an analyst's structured knowledge, "
@@ -110,13 +106,13 @@ def _train_histories(wh, partition: str, users: pa.Array) -> dict[int, set[int]]
 
 
 @dg.asset(
-    key=_key("llm", "reaseq_user_interests"),
+    key=asset_key("llm/reaseq_user_interests"),
     group_name=GROUP,
     deps=[
-        _key("llm", "reaseq_item_knowledge"),
-        _key("features", "user_sequences"),
-        _key("features", "item_features"),
-        _key("features", "splits"),
+        asset_key("llm/reaseq_item_knowledge"),
+        asset_key("features/user_sequences"),
+        asset_key("features/item_features"),
+        asset_key("features/splits"),
     ],
     partitions_def=daily_partitions,
     description=(
@@ -175,12 +171,12 @@ def reaseq_user_interests(
 
 
 @dg.asset(
-    key=_key("llm", "item_features_augmented"),
+    key=asset_key("llm/item_features_augmented"),
     group_name=AUGMENTED_GROUP,
     deps=[
-        _key("features", "item_features"),
-        _key("llm", "reaseq_item_knowledge"),
-        _key("llm", "reform_item_profiles"),
+        asset_key("features/item_features"),
+        asset_key("llm/reaseq_item_knowledge"),
+        asset_key("llm/reform_item_profiles"),
     ],
     partitions_def=daily_partitions,
     description=(
@@ -214,9 +210,9 @@ def item_features_augmented(
 
 
 @dg.asset(
-    key=_key("llm", "user_sequences_augmented"),
+    key=asset_key("llm/user_sequences_augmented"),
     group_name=AUGMENTED_GROUP,
-    deps=[_key("features", "user_sequences"), _key("llm", "reaseq_user_interests")],
+    deps=[asset_key("features/user_sequences"), asset_key("llm/reaseq_user_interests")],
     partitions_def=daily_partitions,
     description=(
         "features/user_sequences with each user's beyond-log items (empty for users not prompted). "

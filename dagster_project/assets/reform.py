@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dagster_project.assets.llm_tasks import job_metadata, run_task
-from dagster_project.assets.table_io import read_arrow, write_arrow
+from dagster_project.assets.table_io import asset_key, read_arrow, write_arrow
 from dagster_project.llm_resource import LLMEngineResource
 from dagster_project.partitions import daily_partitions
 from dagster_project.resources import ReformResource, TextEncoderResource, WarehouseResource
@@ -23,10 +23,6 @@ from transforms.knowledge_inputs import most_reviewed
 GROUP = "llm_reform"
 #: The feature tables joined with the LLM outputs: the sources of the published feature sets.
 AUGMENTED_GROUP = "llm_features"
-
-
-def _key(layer: str, name: str) -> dg.AssetKey:
-    return dg.AssetKey([layer, name])
 
 
 def profiles_table(profiles: pa.Table, encoded: pa.Table, key: str, factor_set: FactorSet, dimension: int) -> pa.Table:
@@ -60,9 +56,9 @@ def _profile_asset(kind: EntityKind) -> dg.AssetsDefinition:
     key_column = f"{kind}_idx"
 
     @dg.asset(
-        key=_key("llm", name),
+        key=asset_key(f"llm/{name}"),
         group_name=GROUP,
-        deps=[_key("features", "review_bundles")],
+        deps=[asset_key("features/review_bundles")],
         partitions_def=daily_partitions,
         description=(
             f"ReFORM: per {kind} (the ones with the most reviews, up to the `reform` resource's cap), 0-5 short "
@@ -127,9 +123,9 @@ def augmented_metadata(table: pa.Table) -> dict:
 
 
 @dg.asset(
-    key=_key("llm", "user_features_augmented"),
+    key=asset_key("llm/user_features_augmented"),
     group_name=AUGMENTED_GROUP,
-    deps=[_key("features", "user_features"), _key("llm", "reform_user_profiles")],
+    deps=[asset_key("features/user_features"), asset_key("llm/reform_user_profiles")],
     partitions_def=daily_partitions,
     description=(
         "features/user_features with each user's ReFORM profile: phrases per factor, (F x D) factor embeddings "

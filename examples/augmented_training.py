@@ -121,7 +121,7 @@ def train_slmr(warehouse: Path, steps: int = 200, lam: float = 0.5, margin: floa
             loss = loss + lam * regularizer
         loss.backward()
         optimizer.step()
-    return {"pairs": len(pair_users), "last_regularizer": float(regularizer), "last_loss": float(loss)}
+    return {"pairs": len(pair_users), "last_regularizer": regularizer.item(), "last_loss": loss.item()}
 
 
 def main() -> None:

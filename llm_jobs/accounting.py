@@ -33,6 +33,19 @@ RUN_SCHEMA = pa.schema(
 )
 
 
+SUMMARY_FIELDS = (
+    "rows",
+    "requests_sent",
+    "cache_hits",
+    "prompt_tokens",
+    "completion_tokens",
+    "wall_seconds",
+    "output_tokens_per_second",
+    "rejected",
+    "model_id",
+)
+
+
 @dataclass(frozen=True)
 class JobResult:
     run_id: str
@@ -55,6 +68,10 @@ class JobResult:
     started_at: datetime
     output_path: str
     rejects_path: str
+
+    def summary(self) -> dict[str, str | int | float]:
+        """What a run's report shows: its size, requests, tokens, timing and rejects."""
+        return {name: getattr(self, name) for name in SUMMARY_FIELDS}
 
     def as_metadata(self) -> dict[str, str | int | float]:
         """Dagster materialization metadata (plain values)."""

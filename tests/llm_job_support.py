@@ -86,6 +86,11 @@ class CountingEngine:
         """The inner engine is shared; its own factory's owner closes it."""
 
 
+def sent(factory: Counting) -> int:
+    """Requests that reached the engine behind `factory` so far in this process."""
+    return shared_engine(factory).requests
+
+
 @dataclass(frozen=True)
 class Counting:
     inner: EngineFactory = EmbeddedEngine()

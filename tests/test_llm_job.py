@@ -5,29 +5,16 @@ from __future__ import annotations
 import json
 
 import pyarrow.parquet as pq
-import pytest
-from llm_job_support import PARTITION, Counting, picks_task, review_rows
+from llm_job_support import PARTITION, picks_task, review_rows, sent
 
 from dagster_project.warehouse import Warehouse
 from llm_jobs.accounting import runs_dir
 from llm_jobs.cache import ResponseCache
 from llm_jobs.config import LLMJobConfig
-from llm_jobs.handler import shared_engine
 from llm_jobs.job import run_llm_job
 from llm_jobs.parquet_io import committed_files
 
 CONFIG = LLMJobConfig(min_batch_size=1, max_batch_size=2, progress=False)
-
-
-@pytest.fixture(scope="module")
-def counting():
-    factory = Counting()
-    shared_engine(factory)  # one model load for the module
-    return factory
-
-
-def sent(factory: Counting) -> int:
-    return shared_engine(factory).requests
 
 
 def outputs(result) -> dict[str, dict]:

@@ -13,25 +13,17 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from llm_job_support import PARTITION, Counting, FailingOnBatch, picks_task, review_rows
+from llm_job_support import PARTITION, FailingOnBatch, picks_task, review_rows, sent
 
 from dagster_project.warehouse import Warehouse
 from llm_jobs.accounting import runs_dir
 from llm_jobs.cache import ResponseCache
 from llm_jobs.config import LLMJobConfig
 from llm_jobs.engines.base import EngineError
-from llm_jobs.handler import shared_engine
 from llm_jobs.job import RejectRateExceeded, run_llm_job
 from llm_jobs.parquet_io import committed_files
 
 ONE_PER_BATCH = LLMJobConfig(min_batch_size=1, max_batch_size=1, progress=False)
-
-
-@pytest.fixture(scope="module")
-def counting():
-    factory = Counting()
-    shared_engine(factory)
-    return factory
 
 
 def test_cut_outputs_are_retried_then_rejected(tmp_path, counting):
@@ -40,13 +32,13 @@ def test_cut_outputs_are_retried_then_rejected(tmp_path, counting):
     # Four tokens cannot hold the JSON object the grammar starts, so every attempt is cut short.
     task = picks_task(max_tokens=4)
     tolerant = LLMJobConfig(max_attempts=3, max_reject_rate=1.0, progress=False)
-    before = shared_engine(counting).requests
+    before = sent(counting)
 
     result = run_llm_job(task, rows, counting, warehouse, PARTITION, tolerant)
 
     assert (result.accepted, result.rejected, result.reject_rate) == (0, 3, 1.0)
     # Every attempt asks with another seed, so each is a request of its own.
-    assert result.requests_sent == 9 == shared_engine(counting).requests - before
+    assert result.requests_sent == 9 == sent(counting) - before
     rejects = pq.read_table(result.rejects_path).to_pylist()
     assert sorted(r["user_id"] for r in rejects) == ["u0", "u1", "u2"]
     for reject in rejects:
@@ -113,10 +105,10 @@ def test_killed_job_resumes_from_committed_batches(tmp_path, counting):
     assert 1 <= committed < 6, "the kill must land mid-run"
     # A kill during a write leaves a temp file like this one (the kill above rarely lands there).
     Path(cache_dir, ".batch-torn.parquet.tmp-0").write_bytes(b"PAR1 torn")
-    before = shared_engine(counting).requests
+    before = sent(counting)
     result = run_llm_job(picks_task(), review_rows(6), counting, warehouse, PARTITION, ONE_PER_BATCH)
 
-    assert result.requests_sent == 6 - committed == shared_engine(counting).requests - before
+    assert result.requests_sent == 6 - committed == sent(counting) - before
     assert result.cache_hits == committed
     user_ids = pq.read_table(result.output_path).column("user_id").to_pylist()
     assert sorted(user_ids) == [f"u{i}" for i in range(6)]

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from llama_cpp import Llama
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-from llm_job_support import PARTITION, Counting
+from llm_job_support import PARTITION, sent
 
 from dagster_project.warehouse import Warehouse
 from llm_jobs.config import LLMJobConfig
@@ -24,7 +24,6 @@ from llm_jobs.factor_sets import (
     load_factor_sets,
     resolve_factor_set,
 )
-from llm_jobs.handler import shared_engine
 from llm_jobs.job import run_llm_job
 from llm_jobs.tasks.reform import (
     MAX_PHRASES,
@@ -63,17 +62,6 @@ def _bundles() -> pa.Table:
         {"entity_kind": "item", "entity_idx": 1, "reviews": [_CASE, _CASE_2], "n_reviews_total": 2},
     ]
     return pa.Table.from_pylist(rows, schema=REVIEW_BUNDLES)
-
-
-@pytest.fixture(scope="module")
-def counting():
-    factory = Counting()
-    shared_engine(factory)  # one model load for the module
-    return factory
-
-
-def sent(factory: Counting) -> int:
-    return shared_engine(factory).requests
 
 
 @pytest.fixture(scope="module")

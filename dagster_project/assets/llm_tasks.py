@@ -13,18 +13,6 @@ from llm_jobs.handler import shared_engine
 from llm_jobs.job import run_llm_job
 from llm_jobs.task import Task
 
-_REPORTED = (
-    "rows",
-    "requests_sent",
-    "cache_hits",
-    "prompt_tokens",
-    "completion_tokens",
-    "wall_seconds",
-    "output_tokens_per_second",
-    "rejected",
-    "model_id",
-)
-
 
 def engine_has_logprobs(llm: LLMEngineResource) -> bool:
     """Whether the engine a task asking for log-probabilities gets returns them."""
@@ -41,5 +29,4 @@ def run_task(
 
 def job_metadata(result: JobResult) -> dict:
     """The job's counts, tokens and timings, prefixed by its task, for asset metadata."""
-    values = result.as_metadata()
-    return {f"{result.task}.{name}": values[name] for name in _REPORTED}
+    return {f"{result.task}.{name}": value for name, value in result.summary().items()}

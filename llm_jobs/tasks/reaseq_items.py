@@ -37,16 +37,6 @@ from schemas.tables import ITEM_KNOWLEDGE
 
 __all__ = ["ITEM_KNOWLEDGE", "ItemKnowledgeRun", "item_knowledge_metadata", "run_item_knowledge"]
 
-_JOB_METADATA = (
-    "requests_sent",
-    "cache_hits",
-    "prompt_tokens",
-    "completion_tokens",
-    "wall_seconds",
-    "output_tokens_per_second",
-    "rejected",
-)
-
 
 @dataclass(frozen=True)
 class ItemKnowledgeRun:
@@ -128,5 +118,5 @@ def item_knowledge_metadata(run: ItemKnowledgeRun) -> dict[str, int | float]:
         metadata[f"empty_rate_{field}"] = _share(rows, lambda row: not row[field])
     for agent in ("analyst", "verifier", "summarizer"):
         job = getattr(run, agent)
-        metadata |= {f"{agent}_{name}": getattr(job, name) for name in _JOB_METADATA}
+        metadata |= {f"{agent}_{name}": value for name, value in job.summary().items()}
     return metadata

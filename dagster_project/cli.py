@@ -49,7 +49,7 @@ def synth(out: str, users: int, items: int, interactions: int, seed: int) -> Non
 def _run_pipeline(source: str, source_format: str, partition: str, warehouse: str) -> None:
     import dagster as dg
 
-    from dagster_project.assets import all_assets
+    from dagster_project.assets import assets_and_checks
     from dagster_project.resources import SourceResource, WarehouseResource, default_resources
 
     resources = {
@@ -60,7 +60,7 @@ def _run_pipeline(source: str, source_format: str, partition: str, warehouse: st
     # With DAGSTER_HOME set, runs are recorded where `dagster dev` shows them.
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     result = dg.materialize(
-        all_assets,
+        assets_and_checks,
         partition_key=partition,
         resources=resources,
         instance=instance,

@@ -46,8 +46,9 @@ class Verdict(Protocol):
     def as_dict(self) -> dict: ...
 
 
-#: Judges a written version: (its rows, the live version's row count or None) -> verdict.
-Gate = Callable[[pa.Table, "int | None"], Verdict]
+#: Judges a written version: (its directory, the live version's row count or None) -> verdict.
+#: It reads the files itself, so a large version can be validated without loading it whole.
+Gate = Callable[[str, "int | None"], Verdict]
 
 
 class PublicationBlocked(RuntimeError):
@@ -184,7 +185,7 @@ def _write_version(
     verdict = None
     if gate is not None:
         previous_rows = read_manifest(wh, set_name, previous)["row_count"] if previous else None
-        verdict = gate(pq.read_table(directory, filesystem=wh.fs), previous_rows)
+        verdict = gate(directory, previous_rows)
     manifest = {
         "set": set_name,
         "version": version,

@@ -18,6 +18,7 @@ from dagster_project.llm_resource import LLMEngineResource
 from dagster_project.warehouse import Warehouse
 from llm_jobs.factor_sets import FactorSet, resolve_factor_set
 from llm_jobs.text_encoder import TextEncoder
+from schemas.contracts import ValidationThresholds
 from transforms.augmentation_config import ReaseqConfig, ReformConfig
 from transforms.config import FeatureConfig, I2IConfig, I2ISynthesisConfig, SLMRConfig, SplitConfig
 from transforms.readers.source import SourceSpec
@@ -130,6 +131,13 @@ def _loaded_encoder(model: str | None, device: str, batch_size: int, local_files
     return TextEncoder(model, device=device, batch_size=batch_size, local_files_only=local_files_only)
 
 
+class ValidationResource(dg.ConfigurableResource, ValidationThresholds):
+    """Thresholds of the validation checks (schemas.contracts.ValidationThresholds)."""
+
+    def thresholds(self) -> ValidationThresholds:
+        return ValidationThresholds.model_validate(self.model_dump())
+
+
 class TextEncoderResource(dg.ConfigurableResource):
     """The sentence-transformers model that embeds factor profiles, item knowledge and interests.
 
@@ -169,6 +177,7 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
         "slmr": SLMRResource(),
         "reform": ReformResource(),
         "reaseq": ReaseqResource(),
+        "validation": ValidationResource(),
         "text_encoder": TextEncoderResource(
             model=os.environ.get("RECAUG_TEXT_ENCODER") or None,
             device=os.environ.get("RECAUG_TEXT_ENCODER_DEVICE", "cpu"),

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pads
 
 from dagster_project.warehouse import Warehouse
 from llm_jobs.parquet_io import write_parquet_atomic
@@ -27,6 +30,9 @@ RUN_SCHEMA = pa.schema(
         ("accepted", pa.int64()),
         ("rejected", pa.int64()),
         ("reject_rate", pa.float64()),
+        ("answers", pa.int64()),
+        ("unparseable", pa.int64()),
+        ("hallucinated_ids", pa.int64()),
         ("runner", pa.string()),
         ("started_at", pa.timestamp("us", tz="UTC")),
     ]
@@ -42,6 +48,8 @@ SUMMARY_FIELDS = (
     "wall_seconds",
     "output_tokens_per_second",
     "rejected",
+    "parse_rate",
+    "hallucinated_ids",
     "model_id",
 )
 
@@ -64,10 +72,19 @@ class JobResult:
     accepted: int
     rejected: int
     reject_rate: float
+    # Answers judged over every attempt, and those that were not JSON or named an id outside the
+    # row's candidates (retries may have replaced them: `rejected` counts the rows that stayed bad).
+    answers: int
+    unparseable: int
+    hallucinated_ids: int
     runner: str
     started_at: datetime
     output_path: str
     rejects_path: str
+
+    @property
+    def parse_rate(self) -> float:
+        return 1.0 - self.unparseable / self.answers if self.answers else 1.0
 
     def summary(self) -> dict[str, str | int | float]:
         """What a run's report shows: its size, requests, tokens, timing and rejects."""
@@ -88,3 +105,18 @@ def write_run(warehouse: Warehouse, result: JobResult) -> str:
     path = f"{runs_dir(warehouse)}/{result.started_at:%Y%m%dT%H%M%S}-{result.run_id}.parquet"
     write_parquet_atomic(warehouse, path, pa.Table.from_pylist([asdict(result)], schema=RUN_SCHEMA))
     return path
+
+
+def latest_runs(warehouse: Warehouse, partition: str, tasks: Iterable[str]) -> dict[str, dict]:
+    """The newest run record of each of `tasks` for `partition` (tasks never run are absent).
+    Records written before a column existed read it as null."""
+    root = runs_dir(warehouse)
+    if not warehouse.exists(root):
+        return {}
+    records = pads.dataset(root, schema=RUN_SCHEMA, format="parquet", filesystem=warehouse.fs).to_table(
+        filter=(pc.field("partition") == partition) & pc.field("task").isin(list(tasks))
+    )
+    latest: dict[str, dict] = {}
+    for record in records.sort_by("started_at").to_pylist():
+        latest[record["task"]] = record
+    return latest

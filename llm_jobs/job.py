@@ -20,7 +20,7 @@ from llm_jobs.engines.base import Completion, EngineError
 from llm_jobs.handler import EngineFactory, KeyedRequest, LLMModelHandler, shared_engine
 from llm_jobs.outputs import accepted_path, rejects_path, write_partition
 from llm_jobs.pipeline import send_requests
-from llm_jobs.task import Task
+from llm_jobs.task import HALLUCINATED_ID, UNPARSEABLE, Task, failure_kind
 
 
 class RejectRateExceeded(RuntimeError):
@@ -33,6 +33,7 @@ class _Outcome:
     output: str | None = None  # the validated output as JSON
     raw_text: str | None = None
     error: str | None = None
+    failure: str | None = None  # task.failure_kind of the error, "engine" for an engine error
 
 
 @dataclass
@@ -41,6 +42,15 @@ class _Tally:
     cache_hits: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    # Over every attempt: answers judged, and those that were not JSON or named a non-candidate id.
+    answers: int = 0
+    unparseable: int = 0
+    hallucinated_ids: int = 0
+
+    def judged(self, outcome: _Outcome) -> None:
+        self.answers += 1
+        self.unparseable += outcome.failure == UNPARSEABLE
+        self.hallucinated_ids += outcome.failure == HALLUCINATED_ID
 
 
 def _engine_failure(task: Task, model_id: str, exc: Exception, committed: int) -> EngineError:
@@ -83,11 +93,11 @@ def _generate(
 
 def _judge(task: Task, row: dict[str, Any], completion: Completion, attempts: int) -> _Outcome:
     if completion.error is not None:
-        return _Outcome(attempts, raw_text="", error=completion.error)
+        return _Outcome(attempts, raw_text="", error=completion.error, failure="engine")
     try:
         return _Outcome(attempts, output=task.accept(completion, row))
     except ValueError as exc:  # pydantic's ValidationError included
-        return _Outcome(attempts, raw_text=completion.text, error=str(exc))
+        return _Outcome(attempts, raw_text=completion.text, error=str(exc), failure=failure_kind(exc))
 
 
 def _validate_with_retries(
@@ -110,6 +120,7 @@ def _validate_with_retries(
         still_invalid = []
         for index in pending:
             outcomes[index] = _judge(task, rows[index], responses[index].completion, attempt + 1)
+            tally.judged(outcomes[index])
             if outcomes[index].output is None:
                 still_invalid.append(index)
         pending = still_invalid
@@ -127,7 +138,7 @@ def _write_outputs(
     out, rej = accepted_path(warehouse, task.name, partition), rejects_path(warehouse, task.name, partition)
     for final, indices, fields in (
         (out, good, {"output": pa.string()}),
-        (rej, bad, {"raw_text": pa.string(), "error": pa.string()}),
+        (rej, bad, {"raw_text": pa.string(), "error": pa.string(), "failure": pa.string()}),
     ):
         columns = {name: [getattr(outcomes[i], name) for i in indices] for name in fields}
         columns |= {
@@ -172,6 +183,9 @@ def run_llm_job(
         accepted=table.num_rows - rejected,
         rejected=rejected,
         reject_rate=rejected / table.num_rows if table.num_rows else 0.0,
+        answers=tally.answers,
+        unparseable=tally.unparseable,
+        hallucinated_ids=tally.hallucinated_ids,
         runner=config.runner,
         started_at=started_at,
         output_path=output_path,

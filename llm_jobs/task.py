@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, TypeAdapter, ValidationInfo, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, TypeAdapter, ValidationError, ValidationInfo, WithJsonSchema
 
 from llm_jobs.engines.base import Completion, EngineRequest, Sampling
 
@@ -26,10 +26,28 @@ _CANDIDATE_MARK = "x-recaug-candidate-id"
 RETRY_TEMPERATURE = 0.7
 
 
+class NotACandidate(ValueError):
+    """The model answered with an id that is not among the row's candidates: a hallucinated id."""
+
+
+#: How an output failed (`failure_kind`): not JSON, an id outside the candidates, or anything else.
+UNPARSEABLE, HALLUCINATED_ID, INVALID = "unparseable", "hallucinated_id", "invalid"
+
+
+def failure_kind(error: ValueError) -> str:
+    if isinstance(error, ValidationError):
+        details = error.errors()
+        if any(d["type"] == "json_invalid" for d in details):
+            return UNPARSEABLE
+        if any(isinstance((d.get("ctx") or {}).get("error"), NotACandidate) for d in details):
+            return HALLUCINATED_ID
+    return INVALID
+
+
 def _check_candidate(value: str, info: ValidationInfo) -> str:
     candidates = (info.context or {}).get("candidates")
     if candidates is not None and value not in candidates:
-        raise ValueError(f"id {value!r} is not one of the candidates given")
+        raise NotACandidate(f"id {value!r} is not one of the candidates given")
     return value
 
 
@@ -47,7 +65,7 @@ def _check_candidate_keys(value: dict, info: ValidationInfo) -> dict:
     candidates = (info.context or {}).get("candidates")
     unknown = sorted(set(value) - candidates) if candidates is not None else []
     if unknown:
-        raise ValueError(f"keys {unknown} are not among the candidates given")
+        raise NotACandidate(f"keys {unknown} are not among the candidates given")
     return value
 
 

@@ -1,16 +1,17 @@
-"""Great Expectations suites, as code, for every published set.
+"""Great Expectations suites, as code, for every warehouse table and published set.
 
-A suite is the contract a table must meet before it may become a published version. Keeping the
-suites beside the Arrow schemas (rather than in a GX project directory) means they are reviewed,
+A suite is the single-table part of a table's contract (`schemas.contracts`). Keeping the suites
+beside the Arrow schemas (rather than in a GX project directory) means they are reviewed,
 versioned and imported like any other code, and that the expected column order comes straight
-from the set's Arrow schema (`schemas.tables.published_schema`), so schema and suite cannot drift
-apart. user_features and item_features carry columns that depend on the factor set, so their
-suites are built from the column names of the schema resolved for the run.
+from the table's Arrow schema, so schema and suite cannot drift apart. Tables whose columns depend
+on the factor set or the text encoder get their suites built from the column names of the schema
+resolved for the run.
 
-Every expectation carries `meta["severity"]`: "error" blocks publication, "warning" is reported
-but lets the version go live. Checks GX cannot express on one table (ids present in `id_maps`,
-row-count change against the previous version, embedding shapes, finiteness and masks) live in
-`dagster_project.validation`.
+Suites are named by table: a published set by its name ("user_features"), a warehouse table by
+"<layer>/<name>" ("features/user_features"). Every expectation carries `meta["severity"]`:
+"error" blocks (publication, or the assets downstream of the table), "warning" is reported only.
+Checks GX cannot express on one table (ids present in `id_maps`, row-count change, embedding
+shapes, finiteness and masks, LLM quality rates) live in `dagster_project.validation`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Callable, Sequence
 import great_expectations as gx
 from great_expectations.expectations import Expectation
 
-from schemas.tables import KNOWLEDGE_PREFIX, PRICE_TIERS, PROFILE_PREFIX, published_schema
+from schemas.tables import KNOWLEDGE_PREFIX, PRICE_TIERS, PROFILE_PREFIX
 
 ERROR = "error"
 WARNING = "warning"
@@ -64,6 +65,50 @@ def _in_set(column: str, values: list[str]) -> Expectation:
     return gx.expectations.ExpectColumnValuesToBeInSet(column=column, value_set=values, meta=_meta(ERROR))
 
 
+def _present(columns: Sequence[str], *names: str) -> list[str]:
+    """The `names` the table has: optional columns (the augmentation ones) are checked when present."""
+    return [name for name in names if name in columns]
+
+
+def _raw_events(columns: Sequence[str]) -> list[Expectation]:
+    """raw/interactions and raw/reviews: readers quarantine what they cannot use, so nulls here are
+    a reader bug, not bad input."""
+    return [
+        _columns_in_order(columns),
+        *_not_null("user_id", "item_id", "ts", "source_file", "source_line", *_present(columns, "review_text")),
+        _between("rating", *RATING_RANGE),
+        _between("source_line", 0),  # Parquet rows are 0-based, text lines 1-based
+        *[_between(c, 0, severity=WARNING) for c in _present(columns, "helpful_votes")],
+    ]
+
+
+def _raw_items(columns: Sequence[str]) -> list[Expectation]:
+    # A catalog may list an item twice (features deduplicate): a warning, not an error.
+    return [
+        _columns_in_order(columns),
+        *_not_null("item_id", "title", "title_is_fallback", "source_file", "source_line"),
+        gx.expectations.ExpectColumnValuesToBeUnique(column="item_id", meta=_meta(WARNING)),
+        _between("price", 0, severity=WARNING),
+    ]
+
+
+def _raw_quarantine(columns: Sequence[str]) -> list[Expectation]:
+    return [
+        _columns_in_order(columns),
+        *_not_null("table", "source_file", "source_line", "reason"),
+        _in_set("table", ["interactions", "reviews", "items"]),
+    ]
+
+
+def _clean_interactions(columns: Sequence[str]) -> list[Expectation]:
+    return [
+        _columns_in_order(columns),
+        *_not_null("user_id", "item_id", "ts"),
+        _unique("user_id", "item_id"),
+        _between("rating", *RATING_RANGE),
+    ]
+
+
 def _interactions(columns: Sequence[str]) -> list[Expectation]:
     return [
         _columns_in_order(columns),
@@ -72,6 +117,10 @@ def _interactions(columns: Sequence[str]) -> list[Expectation]:
         _between("item_idx", 0),
         _between("rating", *RATING_RANGE),
     ]
+
+
+def _splits(columns: Sequence[str]) -> list[Expectation]:
+    return [*_interactions(columns), _unique("user_idx", "item_idx"), _in_set("split", ["train", "valid", "test"])]
 
 
 def _user_sequences(columns: Sequence[str]) -> list[Expectation]:
@@ -97,10 +146,11 @@ def _user_features(columns: Sequence[str]) -> list[Expectation]:
 
 
 def _item_features(columns: Sequence[str]) -> list[Expectation]:
+    price_tier = _present(columns, f"{KNOWLEDGE_PREFIX}price_tier")
     return [
         _columns_in_order(columns),
         *_not_null("item_idx", "item_id", "popularity", "title", "category", *_augmentation_columns(columns)),
-        _in_set(f"{KNOWLEDGE_PREFIX}price_tier", list(PRICE_TIERS)),
+        *[_in_set(column, list(PRICE_TIERS)) for column in price_tier],
         _unique("item_idx"),
         _between("item_idx", 0),
         _between("popularity", 0),
@@ -124,6 +174,38 @@ def _i2i_pairs(columns: Sequence[str]) -> list[Expectation]:
     ]
 
 
+def _review_bundles(columns: Sequence[str]) -> list[Expectation]:
+    return [
+        _columns_in_order(columns),
+        *_not_null(*columns),
+        _unique("entity_kind", "entity_idx"),
+        _in_set("entity_kind", ["user", "item"]),
+        _between("entity_idx", 0),
+        _between("n_reviews_total", 1),
+    ]
+
+
+def _i2i_synthetic(columns: Sequence[str]) -> list[Expectation]:
+    return [
+        _columns_in_order(columns),
+        *_not_null(*columns),
+        _unique("user_idx", "item_idx"),
+        _between("pick_rank", 1),
+    ]
+
+
+def _i2i_judgements(columns: Sequence[str]) -> list[Expectation]:
+    return [
+        _columns_in_order(columns),
+        *_not_null(*columns),
+        _unique("user_idx", "item_idx", "source"),
+        _in_set("source", ["real", "synthetic"]),
+        _in_set("answer", ["yes", "no"]),
+        _in_set("p_yes_from", ["logprobs", "confidence"]),
+        _between("p_yes", 0, 1),
+    ]
+
+
 def _i2i_train_interactions(columns: Sequence[str]) -> list[Expectation]:
     return [
         *_interactions(columns),
@@ -134,12 +216,35 @@ def _i2i_train_interactions(columns: Sequence[str]) -> list[Expectation]:
     ]
 
 
+_CANDIDATE_SETS = ["popular", "cold_diverse", "long_tail"]
+
+
+def _slmr_candidates(columns: Sequence[str]) -> list[Expectation]:
+    return [
+        _columns_in_order(columns),
+        *_not_null(*columns),
+        _unique("user_idx", "candidate_set"),
+        _in_set("candidate_set", _CANDIDATE_SETS),
+    ]
+
+
+def _slmr_scores(columns: Sequence[str]) -> list[Expectation]:
+    return [
+        _columns_in_order(columns),
+        *_not_null("user_idx", "candidate_set", "item_idx", "is_missing", "score"),
+        _unique("user_idx", "candidate_set", "item_idx"),
+        _in_set("candidate_set", _CANDIDATE_SETS),
+        _between("raw_score", 0, 1),
+        _between("score", 0, 1),
+    ]
+
+
 def _llm_pairwise_supervision(columns: Sequence[str]) -> list[Expectation]:
     return [
         _columns_in_order(columns),
         *_not_null(*columns),
         _unique("user_idx", "candidate_set", "item_i", "item_j"),
-        _in_set("candidate_set", ["popular", "cold_diverse", "long_tail"]),
+        _in_set("candidate_set", _CANDIDATE_SETS),
         _between("s_i", 0, 1),
         _between("s_j", 0, 1),
         gx.expectations.ExpectColumnValuesToBeBetween(
@@ -150,6 +255,28 @@ def _llm_pairwise_supervision(columns: Sequence[str]) -> list[Expectation]:
         ),
         *[_between(column, 0) for column in ("user_idx", "item_i", "item_j", "hist_len", "pop_i", "pop_j")],
     ]
+
+
+def _reform_profiles(columns: Sequence[str]) -> list[Expectation]:
+    key = columns[0]  # user_idx or item_idx
+    return [_columns_in_order(columns), *_not_null(*columns), _unique(key), _between(key, 0)]
+
+
+def _item_knowledge(columns: Sequence[str]) -> list[Expectation]:
+    return [
+        _columns_in_order(columns),
+        *_not_null(*columns),
+        _unique("item_idx"),
+        _in_set("price_tier", list(PRICE_TIERS)),
+        *[_between(c, 0) for c in ("claims_total", "claims_dropped", "claims_dropped_by_checks")],
+        gx.expectations.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="claims_total", column_B="claims_dropped", or_equal=True, meta=_meta(ERROR)
+        ),
+    ]
+
+
+def _user_interests(columns: Sequence[str]) -> list[Expectation]:
+    return [_columns_in_order(columns), *_not_null(*columns), _unique("user_idx"), _between("user_idx", 0)]
 
 
 def _id_maps(columns: Sequence[str]) -> list[Expectation]:
@@ -163,7 +290,36 @@ def _id_maps(columns: Sequence[str]) -> list[Expectation]:
     ]
 
 
-_BUILDERS: dict[str, Callable[[Sequence[str]], list[Expectation]]] = {
+SuiteBuilder = Callable[[Sequence[str]], list[Expectation]]
+
+#: The expectations of every table, by table name (see the module docstring for the naming).
+SUITES: dict[str, SuiteBuilder] = {
+    "raw/interactions": _raw_events,
+    "raw/reviews": _raw_events,
+    "raw/items": _raw_items,
+    "raw/quarantine": _raw_quarantine,
+    "features/clean_interactions": _clean_interactions,
+    "features/id_maps": _id_maps,
+    "features/splits": _splits,
+    "features/user_features": _user_features,
+    "features/item_features": _item_features,
+    "features/user_sequences": _user_sequences,
+    "features/i2i_pairs": _i2i_pairs,
+    "features/review_bundles": _review_bundles,
+    "llm/i2i_synthetic": _i2i_synthetic,
+    "llm/i2i_judgements": _i2i_judgements,
+    "llm/i2i_train_interactions": _i2i_train_interactions,
+    "llm/i2i_pairs": _i2i_pairs,
+    "llm/slmr_candidates": _slmr_candidates,
+    "llm/slmr_scores": _slmr_scores,
+    "llm/llm_pairwise_supervision": _llm_pairwise_supervision,
+    "llm/reform_user_profiles": _reform_profiles,
+    "llm/reform_item_profiles": _reform_profiles,
+    "llm/reaseq_item_knowledge": _item_knowledge,
+    "llm/reaseq_user_interests": _user_interests,
+    "llm/user_features_augmented": _user_features,
+    "llm/item_features_augmented": _item_features,
+    "llm/user_sequences_augmented": _user_sequences,
     "interactions_train": _interactions,
     "interactions_valid": _interactions,
     "interactions_test": _interactions,
@@ -177,12 +333,9 @@ _BUILDERS: dict[str, Callable[[Sequence[str]], list[Expectation]]] = {
 }
 
 
-def build_suite(set_name: str, columns: Sequence[str] | None = None) -> gx.ExpectationSuite:
-    """A fresh suite for a published set (fresh, because GX binds a suite to one context).
-
-    `columns` are the names of the set's resolved schema, in order; required for user_features
-    and item_features, whose columns depend on the factor set (`schemas.tables.published_schema`)."""
-    if set_name not in _BUILDERS:
-        raise KeyError(f"no expectation suite for {set_name!r}; known: {sorted(_BUILDERS)}")
-    columns = columns if columns is not None else published_schema(set_name).names
-    return gx.ExpectationSuite(name=f"recaug.{set_name}", expectations=_BUILDERS[set_name](columns))
+def build_suite(table: str, columns: Sequence[str]) -> gx.ExpectationSuite:
+    """A fresh suite for `table` (fresh, because GX binds a suite to one context); `columns` are
+    the names of the table's schema as resolved for the run, in order."""
+    if table not in SUITES:
+        raise KeyError(f"no expectation suite for {table!r}; known: {sorted(SUITES)}")
+    return gx.ExpectationSuite(name=f"recaug.{table.replace('/', '.')}", expectations=SUITES[table](columns))

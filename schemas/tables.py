@@ -454,3 +454,47 @@ def published_schema(
     if not factor_names or not dimension:
         raise ValueError(f"{set_name}'s schema depends on the factor names and the text encoder's dimension")
     return AUGMENTED_SETS[set_name](factor_names, dimension)
+
+
+#: Warehouse tables with a fixed schema, by layer.
+_FIXED_TABLES = {
+    "raw": RAW_TABLES,
+    "features": FEATURE_TABLES,
+    "llm": {
+        **LLM_TABLES,
+        "reaseq_user_interests": REASEQ_USER_INTERESTS,
+        "user_sequences_augmented": AUGMENTED_USER_SEQUENCES,
+    },
+}
+
+#: llm/ tables whose schema depends on the factor set and the text encoder's dimension.
+_CONFIGURED_LLM_TABLES: dict[str, Callable[[Sequence[str], int], pa.Schema]] = {
+    "reform_user_profiles": lambda names, dim: reform_profiles_schema("user_idx", names, dim),
+    "reform_item_profiles": lambda names, dim: reform_profiles_schema("item_idx", names, dim),
+    "reaseq_item_knowledge": lambda names, dim: item_knowledge_schema(dim),
+    "user_features_augmented": augmented_user_features,
+    "item_features_augmented": augmented_item_features,
+}
+
+
+def is_configured(table: str) -> bool:
+    """Whether `table`'s schema depends on the factor names and the text encoder's dimension."""
+    layer, _, name = table.rpartition("/")
+    return name in AUGMENTED_SETS if not layer else layer == "llm" and name in _CONFIGURED_LLM_TABLES
+
+
+def table_schema(table: str, factor_names: Sequence[str] | None = None, dimension: int | None = None) -> pa.Schema:
+    """The schema of a warehouse table ("<layer>/<name>") or of a published set (its bare name).
+
+    The tables carrying ReFORM profiles or ReaSeq embeddings need the factor names and the text
+    encoder's dimension."""
+    layer, _, name = table.rpartition("/")
+    if not layer:
+        return published_schema(table, factor_names, dimension)
+    if name in _FIXED_TABLES.get(layer, {}):
+        return _FIXED_TABLES[layer][name]
+    if layer != "llm" or name not in _CONFIGURED_LLM_TABLES:
+        raise KeyError(f"no warehouse table {table!r}")
+    if not factor_names or not dimension:
+        raise ValueError(f"{table}'s schema depends on the factor names and the text encoder's dimension")
+    return _CONFIGURED_LLM_TABLES[name](factor_names, dimension)

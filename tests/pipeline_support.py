@@ -10,7 +10,7 @@ import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 
-from dagster_project.assets import all_assets
+from dagster_project.assets import assets_and_checks
 from dagster_project.llm_resource import LLMEngineResource, LLMJobSettings
 from dagster_project.publishing import latest_version
 from dagster_project.resources import (
@@ -22,6 +22,7 @@ from dagster_project.resources import (
     SourceResource,
     SparkResource,
     TextEncoderResource,
+    ValidationResource,
     WarehouseResource,
 )
 from dagster_project.warehouse import Warehouse
@@ -57,6 +58,7 @@ def test_resources(source_dir, warehouse_dir, features=None, with_llm=True) -> d
         "reform": TINY_REFORM if with_llm else NO_REFORM,
         "reaseq": TINY_REASEQ if with_llm else NO_REASEQ,
         "text_encoder": TextEncoderResource(),
+        "validation": ValidationResource(),
     }
 
 
@@ -64,7 +66,7 @@ def materialize(
     source_dir, warehouse_dir, partition, features=None, with_llm=False, selection=None, raise_on_error=True
 ) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        all_assets,
+        assets_and_checks,
         selection=selection or (None if with_llm else WITHOUT_LLM),
         partition_key=partition,
         resources=test_resources(source_dir, warehouse_dir, features, with_llm),

@@ -83,7 +83,7 @@ def main(mode: str, warehouse: str, source_dir: str, point: str | None = None) -
     if point == "data":
         source = PausingSource(source, after_batches=3)
     elif point == "gate":
-        gate = lambda table, previous_rows: pause("gate")  # noqa: E731
+        gate = lambda path, previous_rows: pause("gate")  # noqa: E731
     elif point == "manifest":
         pause_in_os_replace({MANIFEST: "manifest"})
     elif point == "switch":

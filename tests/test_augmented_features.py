@@ -15,7 +15,6 @@ from llm_jobs.factor_embeddings import as_numpy
 from llm_jobs.factor_sets import resolve_factor_set
 from llm_jobs.tasks.reaseq_knowledge import KNOWLEDGE_FIELDS
 from llm_jobs.tasks.reform import ReviewBudget, profile_rows, profile_task
-from schemas.expectations import build_suite
 from schemas.tables import (
     AUGMENTED_USER_SEQUENCES,
     ID_MAPS,
@@ -28,6 +27,7 @@ from schemas.tables import (
     augmented_user_features,
     item_knowledge_schema,
     published_schema,
+    table_schema,
     reform_profiles_schema,
 )
 from transforms.augmented_features import augment_item_features, augment_user_features, augment_user_sequences
@@ -163,7 +163,8 @@ def test_published_schemas_of_augmented_sets_need_factors_and_dimension():
     with pytest.raises(ValueError, match="factor names"):
         published_schema("item_features")
     with pytest.raises(ValueError, match="factor names"):
-        build_suite("user_features")
+        table_schema("llm/reform_user_profiles")
+    assert table_schema("llm/reform_item_profiles", FACTORS, D).names[0] == "item_idx"
     schema = augmented_item_features(FACTORS, D)
     assert schema.field("factor_embeddings").type == pa.list_(pa.list_(pa.float32(), D), 2)
     assert schema.field("factor_embeddings").metadata == {b"factors": b"style,quality"}

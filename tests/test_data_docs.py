@@ -80,8 +80,8 @@ def _id_maps(n: int, first_idx: int = 0) -> pa.Table:
     return pa.table({"kind": ["user"] * n, "raw_id": [f"u{i}" for i in indices], "idx": indices})
 
 
-def _id_maps_gate(table, previous_rows):
-    return validate_table("id_maps", table, None, previous_rows)
+def _id_maps_gate(path, previous_rows):
+    return validate_table("id_maps", pq.read_table(path), None, previous_rows)
 
 
 def test_pages_name_the_suite_and_show_which_expectations_failed(tmp_path):
@@ -124,7 +124,7 @@ def test_recaug_checks_render_with_their_offending_count(tmp_path):
     )
     manifest = _publish(
         tmp_path, wh, "interactions_train", interactions,
-        lambda table, previous_rows: validate_table("interactions_train", table, id_maps, previous_rows),
+        lambda path, previous_rows: validate_table("interactions_train", pq.read_table(path), id_maps, previous_rows),
     )
 
     page = _page(write_validation_docs(wh, manifest))

@@ -112,7 +112,7 @@ def test_a_failing_gate_blocks_the_switch_and_keeps_the_version_for_inspection(t
     from dagster_project.validation import validate_table
 
     wh = Warehouse(str(tmp_path / "wh"))
-    gate = lambda table, previous_rows: validate_table("id_maps", table, None, previous_rows)  # noqa: E731
+    gate = lambda path, previous_rows: validate_table("id_maps", pq.read_table(path), None, previous_rows)  # noqa: E731
     good = publish(wh, "id_maps", ID_MAPS, _id_maps_source(tmp_path, 40, "a"), "2024-01-01", {}, gate=gate)
     assert good.manifest["validation"]["passed"] and good.manifest["status"] == "published"
 

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 from pipeline_support import TINY_REASEQ, TINY_REFORM, materialize, read_set
 
-from dagster_project.assets import all_assets
+from dagster_project.assets import assets_and_checks
 from dagster_project.resources import ReformResource
 from dagster_project.validation import validate_table
 from llm_jobs.accounting import runs_dir
@@ -211,14 +211,14 @@ def test_a_domain_added_in_yaml_is_profiled_and_embedded_through_the_resource(sy
     (tmp_path / "domains" / "podcasts.yaml").write_text(PODCASTS)
     wh, partition = synthetic_run.wh, synthetic_run.partition
     warehouse = tmp_path / "wh"
-    for table in ("review_bundles", "user_features"):
+    for table in ("review_bundles", "user_features", "id_maps"):
         shutil.copytree(
             wh.table_path("features", table, partition), warehouse / "features" / table / f"date={partition}"
         )
     reform = ReformResource(domain="podcasts", factor_set_sources=[str(tmp_path / "domains")], users=1, items=0)
 
     result = dg.materialize(
-        all_assets,
+        assets_and_checks,
         selection=["llm/reform_user_profiles", "llm/user_features_augmented"],
         partition_key=partition,
         resources=pipeline_support.test_resources(synthetic_run.source, warehouse) | {"reform": reform},

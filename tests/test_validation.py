@@ -1,16 +1,39 @@
-"""Validation of published sets: real Great Expectations suites on small real Arrow tables."""
+"""Validation of published sets: real Great Expectations suites on small real tables, each defect
+caught the same way in process on Arrow and on Spark DataFrames."""
 
 import datetime as dt
 import json
+import uuid
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from dagster_project.validation import validate_table
-from schemas.expectations import build_suite
+from schemas.contracts import CONTRACTS, ValidationThresholds
+from schemas.expectations import SUITES, build_suite
 from schemas.tables import I2I_PAIRS, ID_MAPS, INTERACTIONS_SPLIT, PUBLISHED_SETS, published_schema
 
 T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+
+
+@pytest.fixture(params=["arrow", "spark"])
+def engine(request, tmp_path):
+    """Turns an Arrow table into what the validator gets on that engine (Spark reads it from Parquet)."""
+    if request.param == "arrow":
+        return lambda table: table
+    spark = request.getfixturevalue("spark")
+
+    def on_spark(table: pa.Table):
+        nullable = pa.schema([f.with_nullable(True) for f in table.schema])  # Parquet refuses nulls otherwise
+        return spark.read.parquet(_write(tmp_path, table.cast(nullable)))
+
+    return on_spark
+
+
+def _keys(rows: list[dict], *columns: str) -> list[tuple]:
+    """The identifying columns of sample rows (Spark samples carry only the keys and the column)."""
+    return [tuple(r[c] for c in columns) for r in rows]
 
 
 def _id_maps(users=3, items=4) -> pa.Table:
@@ -47,18 +70,24 @@ def _only_failure(report):
     return failure
 
 
+def test_every_table_with_a_suite_has_a_contract_and_the_reverse():
+    assert CONTRACTS.keys() == SUITES.keys()
+    assert set(PUBLISHED_SETS) <= SUITES.keys()
+
+
 def test_every_published_set_has_a_suite():
-    assert all(build_suite(name).expectations for name in PUBLISHED_SETS)
+    assert all(build_suite(name, PUBLISHED_SETS[name].names).expectations for name in PUBLISHED_SETS)
 
 
 @pytest.mark.parametrize(
     "set_name, table",
     [("interactions_train", _interactions()), ("id_maps", _id_maps()), ("i2i_pairs", _i2i_pairs())],
 )
-def test_clean_table_passes(set_name, table):
-    report = validate_table(set_name, table, _id_maps(), previous_row_count=table.num_rows)
+def test_clean_table_passes(set_name, table, engine):
+    report = validate_table(set_name, engine(table), engine(_id_maps()), previous_row_count=table.num_rows)
 
     assert report.passed, report.failures()
+    assert report.row_count == table.num_rows
     assert not report.failures()
     json.dumps(report.as_dict())  # goes into the manifest as is
 
@@ -74,48 +103,59 @@ def test_null_key_fails_with_the_offending_row():
     assert failure.sample_rows == [offending]
 
 
-def test_out_of_range_rating_fails():
+def test_null_key_fails_on_spark_with_the_offending_rows_keys(engine):
+    table = _interactions(user_idx=(0, None, 2, 2))
+
+    report = validate_table("interactions_train", engine(table), engine(_id_maps()), None)
+
+    failure = _only_failure(report)
+    assert (failure.name, failure.column, failure.unexpected_count) == ("expect_column_values_to_not_be_null", "user_idx", 1)
+    assert _keys(failure.sample_rows, "user_idx", "item_idx") == [(None, 1)]
+
+
+def test_out_of_range_rating_fails(engine):
     table = _interactions(rating=(5.0, 11.0, None, 1.0))
 
-    failure = _only_failure(validate_table("interactions_train", table, _id_maps(), None))
+    failure = _only_failure(validate_table("interactions_train", engine(table), engine(_id_maps()), None))
 
     assert (failure.name, failure.column) == ("expect_column_values_to_be_between", "rating")
     assert failure.sample_values == [11.0]
     assert [r["rating"] for r in failure.sample_rows] == [11.0]
 
 
-def test_item_missing_from_id_maps_fails():
+def test_item_missing_from_id_maps_fails(engine):
     table = _interactions(item_idx=(0, 1, 7, 3))
 
-    failure = _only_failure(validate_table("interactions_train", table, _id_maps(), None))
+    failure = _only_failure(validate_table("interactions_train", engine(table), engine(_id_maps()), None))
 
     assert (failure.name, failure.column) == ("ids_present_in_id_maps", "item_idx")
     assert (failure.unexpected_count, failure.sample_values) == (1, [7])
-    assert [r["item_idx"] for r in failure.sample_rows] == [7]
+    assert _keys(failure.sample_rows, "user_idx", "item_idx") == [(2, 7)]
+    assert failure.observed == {"ids_checked": 4, "rate": 0.25}
 
 
-def test_neighbor_missing_from_id_maps_fails():
-    failure = _only_failure(validate_table("i2i_pairs", _i2i_pairs(), _id_maps(items=2), None))
+def test_neighbor_missing_from_id_maps_fails(engine):
+    failure = _only_failure(validate_table("i2i_pairs", engine(_i2i_pairs()), engine(_id_maps(items=2)), None))
 
     assert (failure.name, failure.column) == ("ids_present_in_id_maps", "neighbor_idx")
     assert failure.sample_values == [2]
 
 
-def test_duplicate_id_map_key_fails():
+def test_duplicate_id_map_key_fails(engine):
     clean = _id_maps()
     duplicate = pa.table({"kind": ["item"], "raw_id": ["i1"], "idx": [9]}, schema=ID_MAPS)
 
-    failure = _only_failure(validate_table("id_maps", pa.concat_tables([clean, duplicate]), None, None))
+    failure = _only_failure(validate_table("id_maps", engine(pa.concat_tables([clean, duplicate])), None, None))
 
     assert (failure.name, failure.column) == ("expect_compound_columns_to_be_unique", "kind,raw_id")
     assert failure.unexpected_count == 2
-    assert {(r["raw_id"], r["idx"]) for r in failure.sample_rows} == {("i1", 1), ("i1", 9)}
+    assert set(_keys(failure.sample_rows, "kind", "raw_id")) == {("item", "i1")}
 
 
-def test_row_count_drop_beyond_band_fails():
+def test_row_count_drop_beyond_band_fails(engine):
     table = _interactions()
 
-    failure = _only_failure(validate_table("interactions_train", table, _id_maps(), previous_row_count=40))
+    failure = _only_failure(validate_table("interactions_train", engine(table), engine(_id_maps()), previous_row_count=40))
 
     assert failure.name == "row_count_change_within_band"
     assert failure.observed["ratio"] == pytest.approx(0.1)
@@ -152,13 +192,33 @@ def test_sets_with_indices_need_id_maps():
         validate_table("interactions_train", _interactions(), None, None)
 
 
-def test_sequence_item_missing_from_id_maps_fails():
+def test_sequence_item_missing_from_id_maps_fails(engine):
     sequences = pa.table(
         {"user_idx": [0, 1], "item_idx": [[0, 1], [2, 8]], "ts": [[T0, T0], [T0, T0]], "beyond_log_item_idx": [[], []]},
         schema=PUBLISHED_SETS["user_sequences"],
     )
 
-    failure = _only_failure(validate_table("user_sequences", sequences, _id_maps(), None))
+    failure = _only_failure(validate_table("user_sequences", engine(sequences), engine(_id_maps()), None))
 
     assert (failure.column, failure.sample_values) == ("item_idx", [8])
     assert [r["user_idx"] for r in failure.sample_rows] == [1]
+
+
+def test_tables_above_the_threshold_validate_on_spark_and_the_rest_on_arrow(tmp_path, spark):
+    from dagster_project.validation import load_for_validation
+    from dagster_project.warehouse import Warehouse
+
+    wh = Warehouse(str(tmp_path))
+    pq.write_table(_interactions(), tmp_path / "t.parquet")
+    schema = INTERACTIONS_SPLIT
+    small = load_for_validation(wh, str(tmp_path / "t.parquet"), schema, ValidationThresholds(spark_above_rows=4), lambda: spark)
+    large = load_for_validation(wh, str(tmp_path / "t.parquet"), schema, ValidationThresholds(spark_above_rows=3), lambda: spark)
+
+    assert isinstance(small, pa.Table)
+    assert validate_table("interactions_train", large, spark.read.parquet(_write(tmp_path, _id_maps())), None).engine == "spark"
+
+
+def _write(tmp_path, table: pa.Table) -> str:
+    path = tmp_path / f"{uuid.uuid4().hex}.parquet"
+    pq.write_table(table, path)
+    return str(path)

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import dagster as dg
 import pyarrow.dataset as pads
-import pyarrow.parquet as pq
 
+from dagster_project.assets.contracts import CONTRACT_CHECK, check_metadata, resolved_schema
 from dagster_project.assets.raw import ingest_report_path
 from dagster_project.catalog import catalog_path, refresh_catalog
 from dagster_project.data_docs import write_validation_docs
@@ -21,13 +21,13 @@ from dagster_project.resources import (
     FeaturesResource,
     ReaseqResource,
     ReformResource,
+    SparkResource,
     TextEncoderResource,
+    ValidationResource,
     WarehouseResource,
 )
-from dagster_project.validation import validate_table
-from schemas.tables import AUGMENTED_SETS, published_schema
+from dagster_project.validation import load_for_validation, same_engine, validate_table
 
-CONTRACT_CHECK = "contract"
 ID_MAPS_KEY = dg.AssetKey(["features", "id_maps"])
 
 
@@ -82,24 +82,6 @@ def _embedding_lineage(reform: ReformResource, reaseq: ReaseqResource, text_enco
     }
 
 
-def _schema(name: str, reform: ReformResource, text_encoder: TextEncoderResource):
-    """The set's schema; F and D of the augmented sets come from the configured factor set and encoder."""
-    if name in AUGMENTED_SETS:
-        return published_schema(name, reform.factor_set().names, text_encoder.dimension)
-    return published_schema(name)
-
-
-def _check_metadata(verdict: dict) -> dict:
-    failed = [r for r in verdict["results"] if not r["success"]]
-    return {
-        "checks": len(verdict["results"]),
-        "failed_errors": sum(r["severity"] == "error" for r in failed),
-        "failed_warnings": sum(r["severity"] == "warning" for r in failed),
-        # Which expectations failed, with up to five offending rows each.
-        "failures": dg.MetadataValue.json(failed),
-    }
-
-
 def _published_asset(spec: PublishedSet) -> dg.AssetsDefinition:
     key = dg.AssetKey(["published", spec.name])
 
@@ -125,15 +107,23 @@ def _published_asset(spec: PublishedSet) -> dg.AssetsDefinition:
         reform: ReformResource,
         reaseq: ReaseqResource,
         text_encoder: TextEncoderResource,
+        spark: SparkResource,
+        validation: ValidationResource,
     ):
-        wh = warehouse.warehouse
+        wh, thresholds = warehouse.warehouse, validation.thresholds()
         partition = context.partition_key
-        schema = _schema(spec.name, reform, text_encoder)
+        schema = resolved_schema(spec.name, reform, text_encoder)
         lineage = _lineage(warehouse, features, partition)
         if spec.name in _EMBEDDED_SETS:
             lineage |= _embedding_lineage(reform, reaseq, text_encoder)
         source = pads.dataset(wh.table_path(*spec.source.split("/"), partition), format="parquet", filesystem=wh.fs)
-        id_maps = pq.read_table(wh.table_path("features", "id_maps", partition), filesystem=wh.fs)
+        id_maps_path = wh.table_path("features", "id_maps", partition)
+
+        def gate(path: str, previous_rows: int | None):
+            data = load_for_validation(wh, path, schema, thresholds, lambda: spark.session)
+            id_maps = same_engine(wh, id_maps_path, data)
+            return validate_table(spec.name, data, id_maps, previous_rows, schema=schema, thresholds=thresholds)
+
         try:
             version = publish(
                 wh,
@@ -143,9 +133,7 @@ def _published_asset(spec: PublishedSet) -> dg.AssetsDefinition:
                 partition,
                 lineage,
                 row_filter=pads.field("split") == spec.split if spec.split else None,
-                gate=lambda table, previous_rows: validate_table(
-                    spec.name, table, id_maps, previous_rows, schema=schema
-                ),
+                gate=gate,
                 keep_versions=warehouse.keep_versions,
                 lock_timeout_s=warehouse.lock_timeout_s,
             )
@@ -155,7 +143,7 @@ def _published_asset(spec: PublishedSet) -> dg.AssetsDefinition:
                 check_name=CONTRACT_CHECK,
                 passed=False,
                 severity=dg.AssetCheckSeverity.ERROR,
-                metadata={**_check_metadata(blocked.verdict), "data_docs": dg.MetadataValue.url(docs)},
+                metadata={**check_metadata(blocked.verdict), "data_docs": dg.MetadataValue.url(docs)},
             )
             raise dg.Failure(description=f"{blocked}\nData Docs: {docs}") from blocked
         refresh_catalog(wh)
@@ -163,7 +151,7 @@ def _published_asset(spec: PublishedSet) -> dg.AssetsDefinition:
         yield dg.AssetCheckResult(
             check_name=CONTRACT_CHECK,
             passed=True,
-            metadata={**_check_metadata(version.manifest["validation"]), "data_docs": docs},
+            metadata={**check_metadata(version.manifest["validation"]), "data_docs": docs},
         )
         yield dg.MaterializeResult(
             metadata={

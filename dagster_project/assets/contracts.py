@@ -1,0 +1,82 @@
+"""Blocking `contract` checks on every raw, feature and LLM warehouse table.
+
+Each check validates the partition its asset just wrote against the table's contract
+(`schemas.contracts`, `dagster_project.validation`). A failed error-severity check stops the
+assets downstream of the table in the same run, so a broken table never reaches an LLM job or a
+published set; failed warnings are shown in the metadata only. The published sets run the same
+contracts inside publication (`assets.published`), where a failure also keeps LATEST where it was.
+"""
+
+import dagster as dg
+
+from dagster_project.assets.table_io import asset_key
+from dagster_project.partitions import daily_partitions
+from dagster_project.resources import (
+    ReformResource,
+    SparkResource,
+    TextEncoderResource,
+    ValidationResource,
+    WarehouseResource,
+)
+from dagster_project.validation import load_for_validation, same_engine, validate_table
+from llm_jobs.accounting import latest_runs
+from schemas.contracts import CONTRACTS, contract
+from schemas.tables import is_configured, table_schema
+
+CONTRACT_CHECK = "contract"
+
+
+def resolved_schema(table: str, reform: ReformResource, text_encoder: TextEncoderResource):
+    """`table`'s schema; F and D of the tables with ReFORM / ReaSeq embeddings come from the
+    configured factor set and text encoder."""
+    if is_configured(table):
+        return table_schema(table, reform.factor_set().names, text_encoder.dimension)
+    return table_schema(table)
+
+
+def check_metadata(verdict: dict) -> dict:
+    failed = [r for r in verdict["results"] if not r["success"]]
+    return {
+        "rows": verdict["row_count"],
+        "validated_on": verdict["engine"],
+        "validation_seconds": round(verdict["seconds"], 3),
+        "checks": len(verdict["results"]),
+        "failed_errors": sum(r["severity"] == "error" for r in failed),
+        "failed_warnings": sum(r["severity"] == "warning" for r in failed),
+        # Which expectations failed, with up to five offending rows each.
+        "failures": dg.MetadataValue.json(failed),
+    }
+
+
+def _contract_check(table: str) -> dg.AssetChecksDefinition:
+    terms = contract(table)
+
+    @dg.asset_check(
+        asset=asset_key(table),
+        name=CONTRACT_CHECK,
+        blocking=True,
+        partitions_def=daily_partitions,
+        description=f"{table}: its Great Expectations suite, ids in id_maps and LLM quality rates; errors stop downstream assets.",
+    )
+    def _check(
+        context: dg.AssetCheckExecutionContext,
+        warehouse: WarehouseResource,
+        spark: SparkResource,
+        validation: ValidationResource,
+        reform: ReformResource,
+        text_encoder: TextEncoderResource,
+    ) -> dg.AssetCheckResult:
+        wh, partition, thresholds = warehouse.warehouse, context.partition_key, validation.thresholds()
+        schema = resolved_schema(table, reform, text_encoder)
+        data = load_for_validation(wh, wh.table_path(*table.split("/"), partition), schema, thresholds, lambda: spark.session)
+        id_maps = same_engine(wh, wh.table_path("features", "id_maps", partition), data) if terms.ids else None
+        runs = latest_runs(wh, partition, terms.llm_tasks) if terms.llm_tasks else None
+        report = validate_table(table, data, id_maps, None, schema=schema, thresholds=thresholds, llm_runs=runs)
+        return dg.AssetCheckResult(
+            passed=report.passed, severity=dg.AssetCheckSeverity.ERROR, metadata=check_metadata(report.as_dict())
+        )
+
+    return _check
+
+
+contract_checks = [_contract_check(table) for table in CONTRACTS if "/" in table]

@@ -1,0 +1,87 @@
+"""LLM quality rates against their thresholds: per job (from its run record) the parse rate, the
+reject rate and answers naming an id outside the prompt's candidates; per table the share of
+empty ReFORM factors and of ReaSeq claims dropped as unsupported.
+
+A job's hallucinated ids are a warning: retries replaced those answers, and the table's own ids
+are checked against `id_maps` (an error). Empty factors and unsupported claims describe the
+model's quality, not a broken table, so they warn too."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from dagster_project.validation.report import CheckResult
+from schemas.contracts import EMPTY_FACTOR_RATE, UNSUPPORTED_CLAIM_RATE, ValidationThresholds
+from schemas.expectations import ERROR, WARNING
+from schemas.tables import PROFILE_PREFIX
+
+
+def _rate(name: str, column: str | None, severity: str, rate: float, limit: float, above: bool, **observed) -> CheckResult:
+    """Passes when `rate` is at most `limit` (`above`: a maximum) or at least it (a minimum)."""
+    return CheckResult(
+        name=name,
+        column=column,
+        severity=severity,
+        success=rate <= limit if above else rate >= limit,
+        observed={"rate": rate, "max" if above else "min": limit, **observed},
+    )
+
+
+def job_rate_checks(
+    tasks: Sequence[str], runs: Mapping[str, dict], thresholds: ValidationThresholds
+) -> list[CheckResult]:
+    """`runs` holds the latest run record of each task (`llm_jobs.accounting.latest_runs`); a task
+    without one fails: the table cannot have been produced by it."""
+    results = []
+    for task in tasks:
+        run = runs.get(task)
+        if run is None:
+            results.append(CheckResult("llm_job_ran", task, ERROR, False, message=f"no run record of {task}"))
+            continue
+        answers = run["answers"] or 0
+        parse_rate = 1.0 - (run["unparseable"] or 0) / answers if answers else 1.0
+        hallucinated = (run["hallucinated_ids"] or 0) / answers if answers else 0.0
+        context = {"run_id": run["run_id"], "rows": run["rows"], "answers": answers}
+        results += [
+            _rate("llm_parse_rate", task, ERROR, parse_rate, thresholds.min_parse_rate, False, **context),
+            _rate("llm_reject_rate", task, ERROR, run["reject_rate"], thresholds.max_reject_rate, True, **context),
+            _rate("llm_hallucinated_id_rate", task, WARNING, hallucinated, 0.0, True, **context),
+        ]
+    return results
+
+
+def table_rate_checks(rates: Sequence[str], table: pa.Table, thresholds: ValidationThresholds) -> list[CheckResult]:
+    checks = {EMPTY_FACTOR_RATE: _empty_factor_rate, UNSUPPORTED_CLAIM_RATE: _unsupported_claim_rate}
+    return [checks[rate](table, thresholds) for rate in rates]
+
+
+def _empty_factor_rate(table: pa.Table, thresholds: ValidationThresholds) -> CheckResult:
+    empty = {
+        name.removeprefix(PROFILE_PREFIX): pc.sum(pc.equal(pc.list_value_length(table[name]), 0)).as_py() or 0
+        for name in table.column_names
+        if name.startswith(PROFILE_PREFIX)
+    }
+    cells = table.num_rows * len(empty)
+    rate = sum(empty.values()) / cells if cells else 0.0
+    return _rate(
+        EMPTY_FACTOR_RATE, None, WARNING, rate, thresholds.max_empty_factor_rate, True, empty_per_factor=empty
+    )
+
+
+def _unsupported_claim_rate(table: pa.Table, thresholds: ValidationThresholds) -> CheckResult:
+    total = pc.sum(table["claims_total"]).as_py() or 0
+    dropped = pc.sum(table["claims_dropped"]).as_py() or 0
+    rate = dropped / total if total else 0.0
+    return _rate(
+        UNSUPPORTED_CLAIM_RATE,
+        "claims_dropped",
+        WARNING,
+        rate,
+        thresholds.max_unsupported_claim_rate,
+        True,
+        claims=total,
+        dropped=dropped,
+    )

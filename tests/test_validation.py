@@ -222,3 +222,33 @@ def _write(tmp_path, table: pa.Table) -> str:
     path = tmp_path / f"{uuid.uuid4().hex}.parquet"
     pq.write_table(table, path)
     return str(path)
+
+
+def test_an_out_of_range_probability_blocks_publication_and_leaves_latest_readable(tmp_path):
+    from dagster_project.publishing import PublicationBlocked, publish
+    from dagster_project.published_layout import latest_version
+    from dagster_project.warehouse import Warehouse
+    from schemas.tables import I2I_TRAIN_INTERACTIONS
+
+    wh = Warehouse(str(tmp_path / "wh"))
+
+    def fused(p_yes: float) -> pa.Table:
+        rows = _interactions().to_pylist()
+        columns = {name: [r[name] for r in rows] for name in ("user_idx", "item_idx", "ts", "rating")}
+        columns |= {"source": ["real", "real", "real", "synthetic"], "judge_p_yes": [None, None, None, p_yes]}
+        return pa.table(columns, schema=I2I_TRAIN_INTERACTIONS)
+
+    def gate(path, previous_rows):
+        return validate_table("i2i_train_interactions", pq.read_table(path), _id_maps(), previous_rows)
+
+    def source(table: pa.Table):
+        import pyarrow.dataset as pads
+
+        return pads.dataset(_write(tmp_path, table))
+
+    good = publish(wh, "i2i_train_interactions", I2I_TRAIN_INTERACTIONS, source(fused(0.95)), "2024-01-01", {}, gate=gate)
+    with pytest.raises(PublicationBlocked, match=r"expect_column_values_to_be_between\(judge_p_yes\)"):
+        publish(wh, "i2i_train_interactions", I2I_TRAIN_INTERACTIONS, source(fused(1.5)), "2024-01-02", {}, gate=gate)
+
+    assert latest_version(wh, "i2i_train_interactions") == good.version
+    assert pq.read_table(good.path)["judge_p_yes"].to_pylist()[-1] == 0.95

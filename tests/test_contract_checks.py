@@ -41,7 +41,7 @@ def test_job_rates_block_on_parse_and_reject_rates_and_warn_on_hallucinated_ids(
     thresholds = ValidationThresholds(min_parse_rate=0.8, max_reject_rate=0.2)
     runs = {"ok": _run("ok", 10, unparseable=2), "bad": _run("bad", 10, unparseable=3, hallucinated=1, reject_rate=0.3)}
 
-    results = {(r.name, r.column): r for r in job_rate_checks(["ok", "bad", "never_ran"], runs, thresholds)}
+    results = {(r.name, r.column): r for r in job_rate_checks(["ok", "bad", "never_ran"], runs, thresholds, 10)}
 
     assert results["llm_parse_rate", "ok"].success and results["llm_parse_rate", "ok"].observed["rate"] == 0.8
     assert not results["llm_parse_rate", "bad"].success and results["llm_parse_rate", "bad"].severity == "error"
@@ -50,6 +50,8 @@ def test_job_rates_block_on_parse_and_reject_rates_and_warn_on_hallucinated_ids(
     assert (hallucinated.success, hallucinated.severity, hallucinated.observed["rate"]) == (False, "warning", 0.1)
     assert results["llm_hallucinated_id_rate", "ok"].success
     assert not results["llm_job_ran", "never_ran"].success
+    (empty,) = job_rate_checks(["never_ran"], {}, thresholds, table_rows=0)
+    assert empty.success and "nothing was prompted" in empty.message
 
 
 class _Pick(BaseModel):

@@ -31,15 +31,17 @@ def _rate(name: str, column: str | None, severity: str, rate: float, limit: floa
 
 
 def job_rate_checks(
-    tasks: Sequence[str], runs: Mapping[str, dict], thresholds: ValidationThresholds
+    tasks: Sequence[str], runs: Mapping[str, dict], thresholds: ValidationThresholds, table_rows: int
 ) -> list[CheckResult]:
-    """`runs` holds the latest run record of each task (`llm_jobs.accounting.latest_runs`); a task
-    without one fails: the table cannot have been produced by it."""
+    """`runs` holds the latest run record of each task (`llm_jobs.accounting.latest_runs`). A task
+    without one fails when the table has rows (they cannot have come from it); an empty table
+    needs no job (nothing was prompted, e.g. a cap of 0)."""
     results = []
     for task in tasks:
         run = runs.get(task)
         if run is None:
-            results.append(CheckResult("llm_job_ran", task, ERROR, False, message=f"no run record of {task}"))
+            message = f"no run record of {task}" + ("" if table_rows else ": nothing was prompted")
+            results.append(CheckResult("llm_job_ran", task, ERROR, table_rows == 0, message=message))
             continue
         answers = run["answers"] or 0
         parse_rate = 1.0 - (run["unparseable"] or 0) / answers if answers else 1.0

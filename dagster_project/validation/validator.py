@@ -63,7 +63,7 @@ def validate_table(
         results += augmentation_checks(data, schema)
         results += table_rate_checks(terms.rates, data, thresholds)
     if terms.llm_tasks:
-        results += job_rate_checks(terms.llm_tasks, llm_runs, thresholds)
+        results += job_rate_checks(terms.llm_tasks, llm_runs, thresholds, rows)
     if previous_row_count is not None:
         results.append(_row_count_within_band(rows, previous_row_count, thresholds.row_count_band))
     engine = "arrow" if on_arrow else "spark"

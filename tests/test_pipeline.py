@@ -116,8 +116,9 @@ def test_duckdb_views_match_parquet(synthetic_run):
 def test_every_published_set_passed_its_blocking_contract_check(synthetic_run):
     wh, result = synthetic_run.wh, synthetic_run.result
     evaluations = result.get_asset_check_evaluations()
-    assert sorted(e.asset_key.path[-1] for e in evaluations) == SETS
-    assert all(e.passed for e in evaluations)
+    published = [e for e in evaluations if e.asset_key.path[0] == "published"]
+    assert sorted(e.asset_key.path[-1] for e in published) == SETS
+    assert all(e.passed for e in evaluations)  # the warehouse tables' contracts too
     for name in SETS:
         validation = read_manifest(wh, name, latest_version(wh, name))["validation"]
         assert validation["passed"] and validation["row_count"] == read_set(wh, name).num_rows

@@ -99,3 +99,15 @@ def test_a_broken_feature_table_fails_its_contract_with_the_offending_rows(synth
     failure = {f.name: f for f in report.failures()}["ids_present_in_id_maps"]
     assert (failure.column, failure.sample_values) == ("user_idx", [10**6])
     assert {row["item_idx"] for row in failure.sample_rows} == {0}
+
+
+def test_an_empty_llm_table_with_no_job_run_passes_its_contract():
+    """A cap of 0 prompts nobody: the table is empty and no job ran."""
+    from schemas.tables import ID_MAPS, table_schema
+
+    schema = table_schema("llm/reaseq_item_knowledge", ["style"], 4)
+
+    report = validate_table("llm/reaseq_item_knowledge", schema.empty_table(), ID_MAPS.empty_table(), None, schema=schema, llm_runs={})
+
+    assert report.passed, report.failures()
+    assert report.row_count == 0

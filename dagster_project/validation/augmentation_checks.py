@@ -55,7 +55,7 @@ def augmentation_checks(table: pa.Table, schema: pa.Schema) -> list[CheckResult]
     results, values = _shape_checks(table, schema)
     for name, array in values.items():
         if array is not None and array.dtype.kind == "f":
-            bad = ~np.isfinite(array.reshape(table.num_rows, -1)).all(axis=1)
+            bad = ~np.isfinite(array).all(axis=tuple(range(1, array.ndim)))  # per row; empty tables too
             results.append(_check("embeddings_finite", name, table, bad))
     profiles = [name for name in schema.names if name.startswith(PROFILE_PREFIX) and name in table.column_names]
     if profiles:

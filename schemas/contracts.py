@@ -34,7 +34,7 @@ class ValidationThresholds(BaseModel):
     min_row_count_ratio: float = Field(0.5, ge=0, description="a new version's rows over the live one's: below blocks")
     max_row_count_ratio: float = Field(2.0, ge=0, description="a new version's rows over the live one's: above blocks")
     min_parse_rate: float = Field(
-        0.8, ge=0, le=1, description="share of an LLM job's answers (retries included) that parsed; below blocks"
+        0.8, ge=0, le=1, description="share of an LLM job's answers (retries included) that parsed; below warns"
     )
     max_reject_rate: float = Field(
         0.2, ge=0, le=1, description="share of an LLM job's rows rejected after all attempts; above blocks"

@@ -37,14 +37,14 @@ def _run(task: str, answers: int, unparseable: int = 0, hallucinated: int = 0, r
     }  # fmt: skip
 
 
-def test_job_rates_block_on_parse_and_reject_rates_and_warn_on_hallucinated_ids():
+def test_job_rates_block_on_the_reject_rate_and_warn_on_parse_rate_and_hallucinated_ids():
     thresholds = ValidationThresholds(min_parse_rate=0.8, max_reject_rate=0.2)
     runs = {"ok": _run("ok", 10, unparseable=2), "bad": _run("bad", 10, unparseable=3, hallucinated=1, reject_rate=0.3)}
 
     results = {(r.name, r.column): r for r in job_rate_checks(["ok", "bad", "never_ran"], runs, thresholds, 10)}
 
     assert results["llm_parse_rate", "ok"].success and results["llm_parse_rate", "ok"].observed["rate"] == 0.8
-    assert not results["llm_parse_rate", "bad"].success and results["llm_parse_rate", "bad"].severity == "error"
+    assert not results["llm_parse_rate", "bad"].success and results["llm_parse_rate", "bad"].severity == "warning"
     assert not results["llm_reject_rate", "bad"].success
     hallucinated = results["llm_hallucinated_id_rate", "bad"]
     assert (hallucinated.success, hallucinated.severity, hallucinated.observed["rate"]) == (False, "warning", 0.1)

@@ -2,7 +2,8 @@
 reject rate and answers naming an id outside the prompt's candidates; per table the share of
 empty ReFORM factors and of ReaSeq claims dropped as unsupported.
 
-A job's hallucinated ids are a warning: retries replaced those answers, and the table's own ids
+A job's unparseable answers and hallucinated ids are warnings: retries replaced those answers (the
+reject rate, an error, counts the rows retries could not save), and the table's own ids
 are checked against `id_maps` (an error). Empty factors and unsupported claims describe the
 model's quality, not a broken table, so they warn too."""
 
@@ -48,7 +49,7 @@ def job_rate_checks(
         hallucinated = (run["hallucinated_ids"] or 0) / answers if answers else 0.0
         context = {"run_id": run["run_id"], "rows": run["rows"], "answers": answers}
         results += [
-            _rate("llm_parse_rate", task, ERROR, parse_rate, thresholds.min_parse_rate, False, **context),
+            _rate("llm_parse_rate", task, WARNING, parse_rate, thresholds.min_parse_rate, False, **context),
             _rate("llm_reject_rate", task, ERROR, run["reject_rate"], thresholds.max_reject_rate, True, **context),
             _rate("llm_hallucinated_id_rate", task, WARNING, hallucinated, 0.0, True, **context),
         ]

@@ -18,7 +18,7 @@ from dagster_project.resources import (
     ValidationResource,
     WarehouseResource,
 )
-from dagster_project.validation import load_for_validation, same_engine, validate_table
+from dagster_project.validation import validate_parquet
 from llm_jobs.accounting import latest_runs
 from schemas.contracts import CONTRACTS, contract
 from schemas.tables import is_configured, table_schema
@@ -68,10 +68,16 @@ def _contract_check(table: str) -> dg.AssetChecksDefinition:
     ) -> dg.AssetCheckResult:
         wh, partition, thresholds = warehouse.warehouse, context.partition_key, validation.thresholds()
         schema = resolved_schema(table, reform, text_encoder)
-        data = load_for_validation(wh, wh.table_path(*table.split("/"), partition), schema, thresholds, lambda: spark.session)
-        id_maps = same_engine(wh, wh.table_path("features", "id_maps", partition), data) if terms.ids else None
-        runs = latest_runs(wh, partition, terms.llm_tasks) if terms.llm_tasks else None
-        report = validate_table(table, data, id_maps, None, schema=schema, thresholds=thresholds, llm_runs=runs)
+        report = validate_parquet(
+            wh,
+            table,
+            wh.table_path(*table.split("/"), partition),
+            wh.table_path("features", "id_maps", partition),
+            schema,
+            thresholds,
+            lambda: spark.session,
+            llm_runs=latest_runs(wh, partition, terms.llm_tasks) if terms.llm_tasks else None,
+        )
         return dg.AssetCheckResult(
             passed=report.passed, severity=dg.AssetCheckSeverity.ERROR, metadata=check_metadata(report.as_dict())
         )

@@ -26,7 +26,7 @@ from dagster_project.resources import (
     ValidationResource,
     WarehouseResource,
 )
-from dagster_project.validation import load_for_validation, same_engine, validate_table
+from dagster_project.validation import validate_parquet
 
 ID_MAPS_KEY = dg.AssetKey(["features", "id_maps"])
 
@@ -120,9 +120,8 @@ def _published_asset(spec: PublishedSet) -> dg.AssetsDefinition:
         id_maps_path = wh.table_path("features", "id_maps", partition)
 
         def gate(path: str, previous_rows: int | None):
-            data = load_for_validation(wh, path, schema, thresholds, lambda: spark.session)
-            id_maps = same_engine(wh, id_maps_path, data)
-            return validate_table(spec.name, data, id_maps, previous_rows, schema=schema, thresholds=thresholds)
+            start_spark = lambda: spark.session  # noqa: E731
+            return validate_parquet(wh, spec.name, path, id_maps_path, schema, thresholds, start_spark, previous_rows)
 
         try:
             version = publish(

@@ -103,3 +103,21 @@ def same_engine(wh: Warehouse, path: str, like: Data) -> Data:
     if isinstance(like, pa.Table):
         return pads.dataset(path, format="parquet", filesystem=wh.fs).to_table()
     return like.sparkSession.read.parquet(wh.to_uri(path))
+
+
+def validate_parquet(
+    wh: Warehouse,
+    table: str,
+    path: str,
+    id_maps_path: str,
+    schema: pa.Schema,
+    thresholds: ValidationThresholds,
+    spark: Callable[[], SparkSession],
+    previous_row_count: int | None = None,
+    llm_runs: Mapping[str, dict] | None = None,
+) -> ValidationReport:
+    """`validate_table` on the Parquet at `path`, read as `load_for_validation` decides, with the
+    id_maps at `id_maps_path` read the same way when the table's contract needs them."""
+    data = load_for_validation(wh, path, schema, thresholds, spark)
+    id_maps = same_engine(wh, id_maps_path, data) if contract(table).ids else None
+    return validate_table(table, data, id_maps, previous_row_count, schema, thresholds, llm_runs)

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: install demo test dev bench bench-llm bench-features bench-e2e clean
+.PHONY: install demo test dev bench bench-llm bench-features bench-e2e bench-validation clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,8 +44,12 @@ bench-features: $(INSTALLED)
 bench-e2e: $(INSTALLED)
 	$(BIN)/python benchmarks/end_to_end.py
 
+## Validation time per table: each contract on Arrow and on Spark, demo warehouse and 1M interactions.
+bench-validation: $(INSTALLED)
+	$(BIN)/python benchmarks/validation.py
+
 ## Every benchmark; results in benchmarks/results/.
-bench: bench-llm bench-features bench-e2e
+bench: bench-llm bench-features bench-e2e bench-validation
 
 clean:
 	rm -rf warehouse demo_data .dagster_home

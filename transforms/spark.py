@@ -8,8 +8,13 @@ from pyspark.sql import SparkSession
 DEFAULT_CONF = {
     "spark.ui.enabled": "false",
     "spark.sql.session.timeZone": "UTC",
-    "spark.sql.shuffle.partitions": "8",
+    # Shuffles start with 200 partitions and adaptive execution merges the small ones, so the
+    # partition count follows the data. A fixed 8 made every sort of a 100M-row shuffle spill
+    # (12.5M rows per task against ~1 GB of execution memory: 4-9 GB spilled per stage,
+    # benchmarks/results/scale.json) while small inputs got 8 tiny tasks anyway.
+    "spark.sql.shuffle.partitions": "200",
     "spark.sql.adaptive.enabled": "true",
+    "spark.sql.adaptive.coalescePartitions.enabled": "true",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.driver.memory": "4g",
     "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",

@@ -92,7 +92,7 @@ def _sql(cfg: FeatureConfig, raw: str, out: str) -> dict[str, str]:
                 (floor(epoch(s.last_ts))::BIGINT - floor(epoch(s.first_ts))::BIGINT) / 86400.0 AS activity_span_days
             FROM {users} u LEFT JOIN stats s USING (user_idx)
         """,
-        # transforms/item_features.py (+ review_bundles.usable_reviews, cleaning.deduplicate_items)
+        # transforms/item_features.py (+ review_bundles.usable_review_keys, cleaning.deduplicate_items)
         "item_features": f"""
             WITH stats AS (
                 SELECT item_idx, count(*) AS popularity, avg(rating) AS rating_mean, count(rating) AS rating_count

@@ -5,7 +5,7 @@ One row for every item in `id_maps`.
 - is_long_tail: the item is among the first floor(q * n_items) items when all items are ordered
   by (popularity asc, item_id asc); the raw-id tie-break makes the cut exact and deterministic.
 - rating_mean / rating_count: over train interactions that have a rating.
-- review_count: usable reviews of the item (see `transforms.review_bundles.usable_reviews`).
+- review_count: usable reviews of the item (see `transforms.review_bundles.usable_review_keys`).
 - has_metadata: the item is in the catalog; otherwise title is the raw item id
   (title_is_fallback True) and category is "unknown". price is null when unknown.
 """
@@ -17,7 +17,7 @@ from pyspark.sql import functions as F
 
 from schemas.tables import ITEM_FEATURES
 from transforms.id_maps import id_map
-from transforms.review_bundles import usable_reviews
+from transforms.review_bundles import usable_review_keys
 from transforms.tables import conform
 
 
@@ -29,7 +29,7 @@ def item_features(
         F.avg("rating").alias("rating_mean"),
         F.count("rating").alias("rating_count"),
     )
-    review_counts = usable_reviews(reviews, id_maps, train).groupBy("item_idx").agg(F.count(F.lit(1)).alias("review_count"))
+    review_counts = usable_review_keys(reviews, id_maps, train).groupBy("item_idx").agg(F.count(F.lit(1)).alias("review_count"))
     catalog = items.select(
         "item_id", "title", "title_is_fallback", "category", "price", F.lit(True).alias("has_metadata")
     )

@@ -10,6 +10,7 @@ from itertools import permutations
 import pyarrow as pa
 import pytest
 from feature_fixtures import assert_contract, rows_of, synthetic
+from pyspark.sql import functions as F
 
 from schemas.tables import LLM_PAIRWISE_SUPERVISION, SLMR_CANDIDATES, SLMR_RAW_SCORES, SLMR_SCORES
 from transforms.cleaning import deduplicate_items
@@ -42,7 +43,7 @@ def test_candidate_sets_follow_their_rules_and_exclude_every_seen_item(features)
     item_rows = {r["item_idx"]: r for r in rows_of(items)}
     user_rows = {r["user_idx"]: r for r in rows_of(users)}
     seen = {(r["user_idx"], r["item_idx"]) for r in rows_of(data.splits)}
-    popular = sorted(item_rows, key=lambda i: (-item_rows[i]["popularity"], i))[: CFG.popular_pool]
+    popular = _popular_pool({i: r["popularity"] for i, r in item_rows.items()})
     by_popularity = sorted(item_rows, key=lambda i: (item_rows[i]["popularity"], item_rows[i]["item_id"]))
     tail = set(by_popularity[: int(len(by_popularity) * CFG.tail_quantile)])
     by_set = defaultdict(list)
@@ -67,6 +68,44 @@ def test_candidate_sets_follow_their_rules_and_exclude_every_seen_item(features)
     tail_prompts = by_set["long_tail"]
     placed = [int(c["id"]) for r in tail_prompts for c in r["candidates"] if int(c["id"]) in tail]
     assert 0 < len(placed) <= CFG.tail_items * CFG.users_per_tail_item
+
+
+def _popular_pool(popularity: dict[int, int]) -> set[int]:
+    """The CFG.popular_pool most popular items and every item tied with the last of them."""
+    cut = sorted(popularity.values(), reverse=True)[CFG.popular_pool - 1]
+    return {i for i, p in popularity.items() if p >= cut}
+
+
+def test_unchanged_users_keep_their_prompt_when_another_item_rises_into_the_pool(features):
+    """The next night, another user's interaction has made an item outside the popular pool as
+    popular as the pool's last members. A user whose data did not change keeps the same prompt
+    unless the risen item is now among their candidates: no member left the pool for it."""
+    data, items, users = features
+    popularity = {r["item_idx"]: r["popularity"] for r in rows_of(items)}
+    ranked = sorted(popularity, key=lambda i: (-popularity[i], i))
+    cut = popularity[ranked[CFG.popular_pool - 1]]
+    group = [i for i in ranked[: CFG.popular_pool] if popularity[i] == cut]
+    # Below the cut with a smaller index than the group's last member, so ranked by (popularity,
+    # index) it would take that member's place.
+    riser = min(i for i in ranked[CFG.popular_pool :] if popularity[i] < cut)
+    assert riser < group[-1]
+    risen = items.withColumn(
+        "popularity",
+        F.when(F.col("item_idx") == riser, F.lit(cut).cast(items.schema["popularity"].dataType)).otherwise(
+            F.col("popularity")
+        ),
+    )
+
+    def popular_prompts(item_features):
+        sets = candidate_sets(data.splits, users, item_features, CFG).where(F.col("candidate_set") == "popular")
+        return {r["user_idx"]: r for r in rows_of(sets)}
+
+    before, after = popular_prompts(items), popular_prompts(risen)
+    assert before.keys() == after.keys()
+    kept = [u for u in after if riser not in {int(c["id"]) for c in after[u]["candidates"]}]
+    # The scenario matters: some of these users had the group's last member as a candidate.
+    assert any(group[-1] in {int(c["id"]) for c in before[u]["candidates"]} for u in kept)
+    assert all(before[u] == after[u] for u in kept)
 
 
 def test_candidate_sets_are_identical_on_rerun_and_repartitioning(features):

@@ -72,7 +72,9 @@ class SLMRConfig(BaseModel):
 
     users: int = Field(4, ge=0, description="users prompted with popular candidates")
     candidates: int = Field(20, ge=2, description="N: candidates per prompt")
-    popular_pool: int = Field(200, ge=2, description="M: the top-M popular items candidates are drawn from")
+    popular_pool: int = Field(
+        200, ge=2, description="M: the top-M popular items candidates are drawn from, with any tied with the M-th"
+    )
     history_length: int = Field(10, ge=1)
     # Cold users are user_features' `is_cold` (FeatureConfig.cold_max_history).
     cold_users: int = Field(3, ge=0, description="cold users prompted with category-diverse candidates")

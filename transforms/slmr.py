@@ -3,7 +3,7 @@ pairwise supervision with the gate's inputs.
 
 Candidate sets (each prompt is one user and one set; candidates exclude every item the user has
 in any split, and every draw is seeded):
-- popular: sampled users with N items drawn from the top-M popular items;
+- popular: sampled users with N items drawn from the top-M popular items (`popular_items`);
 - cold_diverse: sampled cold users with N items spread over categories (each category's three
   most popular items form the pool; a category's second item comes only after every category's
   first, and so on);
@@ -39,6 +39,19 @@ def _tail_items(item_features: DataFrame, quantile: float) -> DataFrame:
     return item_features.withColumn("_tail", in_bottom_quantile(quantile)).filter("_tail").select("item_idx")
 
 
+def popular_items(item_features: DataFrame, m: int) -> DataFrame:
+    """item_idx of the `m` most popular items and of every item as popular as the m-th.
+
+    The pool is recomputed every day, and its cut usually falls inside a group of equally popular
+    items. Cutting inside the group would choose members by index, so when a neighbour's popularity
+    rose into the group, a member whose popularity did not change would drop out, and every prompt
+    that had it as a candidate would change and be sent again the next night. Keeping the whole
+    group leaves a member in the pool until its own popularity falls below the cut (or the cut rises
+    past it)."""
+    cut = item_features.orderBy(F.col("popularity").desc()).limit(m).agg(F.min("popularity").alias("_cut"))
+    return item_features.crossJoin(cut).filter(F.col("popularity") >= F.col("_cut")).select("item_idx")
+
+
 def candidate_sets(splits: DataFrame, user_features: DataFrame, item_features: DataFrame, cfg: SLMRConfig) -> DataFrame:
     """One row per (user, candidate set): recent history and candidates (SLMR_CANDIDATES)."""
     train = splits.filter(F.col("split") == "train")
@@ -48,7 +61,7 @@ def candidate_sets(splits: DataFrame, user_features: DataFrame, item_features: D
         return pairs.join(seen, ["user_idx", "item_idx"], "left_anti")
 
     active = user_features.filter(F.col("history_len") > 0).select("user_idx", "is_cold")
-    popular = item_features.orderBy(F.col("popularity").desc(), F.col("item_idx")).limit(cfg.popular_pool).select("item_idx")
+    popular = popular_items(item_features, cfg.popular_pool)
 
     popular_users = seeded_sample(active, "user_idx", cfg.users, cfg.seed, "slmr-users").select("user_idx")
     popular_set = sample_per_user(unseen(popular_users.crossJoin(popular)), cfg.candidates, cfg.seed, "slmr-popular")

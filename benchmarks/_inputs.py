@@ -1,7 +1,10 @@
-"""Cached synthetic inputs for the feature-job benchmark: marketplace files -> raw Parquet.
+"""Cached synthetic inputs for the feature-job benchmarks: raw Parquet of a synthetic marketplace.
 
-Cached under benchmarks/work/inputs/<key>/ by the MarketplaceSpec, so repeated runs reuse them.
-Neither generation nor ingest is part of any timed comparison.
+Two paths to the same rows: "ingest" writes the marketplace's JSON files and ingests them with
+the readers (what a real source goes through); "direct" writes the raw Parquet straight from the
+generator's draws (`transforms.synthetic_raw`), minutes instead of most of an hour at 100M.
+Cached under benchmarks/work/inputs/<key>/ by the MarketplaceSpec and the path, so repeated runs
+reuse them. Neither generation nor ingest is part of any timed comparison.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 from transforms.readers.ingest import ingest_to_dir
 from transforms.readers.source import SourceSpec
 from transforms.synthetic_marketplace import MarketplaceSpec, write_marketplace
+from transforms.synthetic_raw import write_raw_marketplace
 
 WORK = Path(__file__).parent / "work"
 
@@ -27,15 +31,26 @@ def spec_for(n_interactions: int, seed: int = 7) -> MarketplaceSpec:
     )
 
 
-def prepare(spec: MarketplaceSpec, log=print) -> tuple[Path, dict]:
+def prepare(spec: MarketplaceSpec, log=print, direct: bool = False) -> tuple[Path, dict]:
     """The raw Parquet directory for `spec` (raw/<table>/part-*.parquet) and what was done."""
     key = hashlib.sha256(spec.model_dump_json().encode()).hexdigest()[:12]
-    base = WORK / "inputs" / f"n{spec.n_interactions}-{key}"
+    base = WORK / "inputs" / f"n{spec.n_interactions}-{key}{'-direct' if direct else ''}"
     done = base / "_DONE.json"
     if done.exists():
         return base / "raw", json.loads(done.read_text())
     shutil.rmtree(base, ignore_errors=True)
     started = time.perf_counter()
+    if direct:
+        log(f"writing {spec.n_interactions:,} interactions as raw Parquet into {base / 'raw'}")
+        info = {
+            "spec": json.loads(spec.model_dump_json()),
+            "path": "direct: transforms.synthetic_raw.write_raw_marketplace (no JSON, no ingest)",
+            "generated": write_raw_marketplace(spec, base / "raw"),
+            "generate_seconds": round(time.perf_counter() - started, 1),
+        }
+        done.write_text(json.dumps(info, indent=2))
+        log(f"  written in {info['generate_seconds']:.0f}s")
+        return base / "raw", info
     log(f"generating {spec.n_interactions:,} interactions into {base / 'source'}")
     written = write_marketplace(spec, base / "source")
     generated = time.perf_counter()
@@ -43,6 +58,7 @@ def prepare(spec: MarketplaceSpec, log=print) -> tuple[Path, dict]:
     report = ingest_to_dir(SourceSpec(path=str(base / "source")), str(base / "raw"))
     info = {
         "spec": json.loads(spec.model_dump_json()),
+        "path": "ingest: transforms.synthetic_marketplace JSON -> transforms.readers.ingest",
         "generated": {k: written[k] for k in ("users", "items", "items_reviewed", "interactions")},
         "ingest": report.as_metadata(),
         "generate_seconds": round(generated - started, 1),
@@ -54,5 +70,6 @@ def prepare(spec: MarketplaceSpec, log=print) -> tuple[Path, dict]:
 
 
 if __name__ == "__main__":
-    for n in sys.argv[1:]:
-        print(prepare(spec_for(int(n)), log=lambda m: print(m, flush=True))[0], flush=True)
+    direct = "--direct" in sys.argv
+    for n in (a for a in sys.argv[1:] if a != "--direct"):
+        print(prepare(spec_for(int(n)), log=lambda m: print(m, flush=True), direct=direct)[0], flush=True)

@@ -56,6 +56,8 @@ from typing import Iterator
 
 import numpy as np
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import BaseModel, Field, model_validator
 
 CHUNK_INTERACTIONS = 50_000
@@ -431,7 +433,8 @@ class Catalog:
     quality: np.ndarray  # float, latent item quality
     noun: list[str]  # product noun per item as in titles, e.g. "Vitamin C Serum"
     asin: list[str]
-    text_bank: list[TextBank]  # per item, shared by items of the same category and noun
+    bank: np.ndarray  # per item, its (category, noun) sentence bank in `texts`
+    texts: ReviewTexts
     # Items grouped by category, with a cumulative popularity in [c, c + 1) for category c,
     # so one searchsorted on `c + u` samples an item of category c by popularity.
     items_by_category: np.ndarray
@@ -465,15 +468,16 @@ def build_catalog(n_items: int, popularity_exponent: float, rng: np.random.Gener
         if hi > lo:
             cum = np.cumsum(popularity[items_by_category[lo:hi]])
             category_cdf[lo:hi] = c + cum / cum[-1]
-    banks = {key: TextBank(CATEGORIES[key[0]], key[1]) for key in sorted(set(zip(category.tolist(), noun)))}
-    text_bank = [banks[key] for key in zip(category.tolist(), noun)]
+    bank_keys = sorted(set(zip(category.tolist(), noun)))
+    bank_of = {key: k for k, key in enumerate(bank_keys)}
     return Catalog(
         category=category,
         popularity=popularity,
         quality=quality,
         noun=noun,
         asin=[asin_of(i) for i in range(n_items)],
-        text_bank=text_bank,
+        bank=np.array([bank_of[key] for key in zip(category.tolist(), noun)], dtype=np.int64),
+        texts=ReviewTexts([TextBank(CATEGORIES[c], n) for c, n in bank_keys]),
         items_by_category=items_by_category,
         category_cdf=category_cdf,
         category_start=category_start,
@@ -712,59 +716,119 @@ def _capitalize(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def review_text(bank: TextBank, rating: int, r: list[int]) -> tuple[str, str]:
-    """Deterministic (reviewText, summary) from the rating and 6 random non-negative ints.
+class ReviewTexts:
+    """Every sentence of every TextBank in one Arrow string array, plus index tables into it.
 
-    1-4 sentences: [opener] aspect sentence(s) [closer]. Ratings 4-5 praise one or two aspects
-    (a 4 may add a minor gripe), 3 praises one and criticises another, 1-2 criticise.
+    A chunk's texts are then assembled with array gathers and one element-wise join instead of
+    Python work per review, which is what lets the raw Parquet writer (`synthetic_raw`) produce
+    100M reviews in minutes. Index tables are padded with -1 where a bank has fewer aspects.
     """
-    n_aspects = len(bank.keywords)
-    first = r[0] % n_aspects
-    second = (first + 1 + r[1] % (n_aspects - 1)) % n_aspects
-    n_sentences = 1 + r[2] % 4
-    t = r[3] % len(POSITIVE_TEMPLATES)
-    if rating >= 4:
-        body = [bank.positive[first][t]]
-        if n_sentences >= 3:
-            body.append(bank.gripe[second] if rating == 4 else bank.positive[second][(t + 1) % len(POSITIVE_TEMPLATES)])
-    elif rating == 3:
-        body = [bank.mixed[first][second]]
-    else:
-        body = [bank.negative[first][t]]
-        if n_sentences >= 3:
-            body.append(bank.negative[second][(t + 1) % len(NEGATIVE_TEMPLATES)])
-    if n_sentences >= 2:
-        body.insert(0, bank.openers[rating][r[5] % len(OPENERS[rating])])
-    if n_sentences == 4:
-        body.append(CLOSERS[rating][r[4] % len(CLOSERS[rating])])
-    variants = bank.summaries[rating]
-    return " ".join(body), variants[r[4] % len(variants)][first]
+
+    def __init__(self, banks: list[TextBank]):
+        strings: list[str] = []
+
+        def index(nested) -> np.ndarray:
+            """Nested lists of sentences -> the same shape of indices into `strings`, -1 padded."""
+            if isinstance(nested, str):
+                strings.append(nested)
+                return np.array(len(strings) - 1)
+            parts = [index(x) for x in nested]
+            shape = np.max([p.shape for p in parts], axis=0) if parts and parts[0].ndim else ()
+            out = np.full((len(parts), *shape), -1, dtype=np.int64)
+            for k, part in enumerate(parts):
+                out[(k, *(slice(0, n) for n in part.shape))] = part
+            return out
+
+        ratings = range(1, 6)  # rating r is row r - 1
+        self.n_aspects = np.array([len(b.keywords) for b in banks])
+        self.positive = index([b.positive for b in banks])  # [bank, aspect, template]
+        self.negative = index([b.negative for b in banks])
+        self.gripe = index([b.gripe for b in banks])  # [bank, aspect]
+        self.mixed = index([b.mixed for b in banks])  # [bank, praised aspect, criticised aspect]
+        self.openers = index([[b.openers[r] for r in ratings] for b in banks])  # [bank, rating - 1, k]
+        self.summaries = index([[b.summaries[r] for r in ratings] for b in banks])  # [bank, rating - 1, variant, aspect]
+        self.closers = index([CLOSERS[r] for r in ratings])  # [rating - 1, k]
+        self.n_openers = np.array([len(OPENERS[r]) for r in ratings])
+        self.n_closers = np.array([len(CLOSERS[r]) for r in ratings])
+        self.n_summaries = np.array([len(SUMMARIES[r]) for r in ratings])
+        self.strings = pa.array(strings, pa.string())
+
+    def render(self, bank: np.ndarray, rating: np.ndarray, r: np.ndarray) -> tuple[pa.Array, pa.Array]:
+        """Deterministic (reviewText, summary) per review from its bank, rating and 6 random ints.
+
+        1-4 sentences: [opener] aspect sentence(s) [closer]. Ratings 4-5 praise one or two aspects
+        (a 4 may add a minor gripe), 3 praises one and criticises another, 1-2 criticise.
+        """
+        r, row = r.astype(np.int64), rating - 1
+        n_aspects = self.n_aspects[bank]
+        first = r[:, 0] % n_aspects
+        second = (first + 1 + r[:, 1] % (n_aspects - 1)) % n_aspects
+        n_sentences = 1 + r[:, 2] % 4
+        t = r[:, 3] % len(POSITIVE_TEMPLATES)
+        praise, criticise = rating >= 4, rating <= 2
+        main = np.where(
+            praise, self.positive[bank, first, t],
+            np.where(criticise, self.negative[bank, first, t], self.mixed[bank, first, second]),
+        )  # fmt: skip
+        extra = np.where(
+            rating == 5, self.positive[bank, second, (t + 1) % len(POSITIVE_TEMPLATES)],
+            np.where(rating == 4, self.gripe[bank, second], self.negative[bank, second, (t + 1) % len(NEGATIVE_TEMPLATES)]),
+        )  # fmt: skip
+        extra = np.where((n_sentences >= 3) & (rating != 3), extra, -1)
+        opener = np.where(n_sentences >= 2, self.openers[bank, row, r[:, 5] % self.n_openers[row]], -1)
+        closer = np.where(n_sentences == 4, self.closers[row, r[:, 4] % self.n_closers[row]], -1)
+        summary = self.summaries[bank, row, r[:, 4] % self.n_summaries[row], first]
+        parts = [self._take(idx) for idx in (opener, main, extra, closer)]
+        return pc.binary_join_element_wise(*parts, " ", null_handling="skip"), self._take(summary)
+
+    def _take(self, idx: np.ndarray) -> pa.Array:
+        return self.strings.take(pa.array(idx, mask=idx < 0))
 
 
-def review_lines(
+@dataclass
+class ReviewChunk:
+    """The drawn reviews of one chunk of users, in user then time order."""
+
+    u0: int  # global index of the chunk's first user
+    owner: np.ndarray  # chunk-local user index per review
+    item: np.ndarray
+    day: np.ndarray  # index into Days
+    rating: np.ndarray  # 1..5
+    verified: np.ndarray  # bool
+    votes: np.ndarray  # 0 means no vote field
+    has_text: np.ndarray  # bool; False leaves reviewText empty
+    text_ints: np.ndarray  # (n, 6) uint8, the choices of ReviewTexts.render
+    reviewer_names: list[str]  # per chunk user
+
+    @property
+    def reviewer_ids(self) -> list[str]:
+        return [reviewer_id_of(u) for u in range(self.u0, self.u0 + len(self.reviewer_names))]
+
+
+def review_chunks(
     spec: MarketplaceSpec, catalog: Catalog, rng: np.random.Generator, reviewed: np.ndarray
-) -> Iterator[bytearray]:
-    """Yields newline-terminated JSON blocks, one per chunk of users, in user then time order.
+) -> Iterator[ReviewChunk]:
+    """The reviews of all users, one chunk of users at a time (about CHUNK_INTERACTIONS each).
 
     Marks the items that got a review in the boolean array `reviewed`.
     """
     counts = user_activity(spec, rng)
     prefs = user_preferences(spec.n_users, catalog, rng)
-    days = Days.between(spec.start_date, spec.end_date)
+    n_days = (spec.end_date - spec.start_date).days + 1
     bounds = np.searchsorted(np.cumsum(counts), np.arange(CHUNK_INTERACTIONS, spec.n_interactions, CHUNK_INTERACTIONS))
     edges = np.unique(np.concatenate([[0], bounds + 1, [spec.n_users]])).clip(0, spec.n_users)
     for u0, u1 in zip(edges[:-1].tolist(), edges[1:].tolist()):
         if u1 > u0:
-            yield _chunk_lines(u0, counts[u0:u1], prefs[u0:u1], catalog, days, spec, rng, reviewed)
+            yield _draw_chunk(u0, counts[u0:u1], prefs[u0:u1], catalog, n_days, spec, rng, reviewed)
 
 
-def _chunk_lines(
-    u0: int, counts: np.ndarray, prefs: Preferences, catalog: Catalog, days: Days,
+def _draw_chunk(
+    u0: int, counts: np.ndarray, prefs: Preferences, catalog: Catalog, n_days: int,
     spec: MarketplaceSpec, rng: np.random.Generator, reviewed: np.ndarray,
-) -> bytearray:
+) -> ReviewChunk:
     owner, item = sample_distinct_items(counts, prefs, catalog, rng)
     reviewed[item] = True
-    n_users, n, n_days = len(counts), len(owner), len(days.unix)
+    n_users, n = len(counts), len(owner)
 
     # Each user is active in a random window of days; interactions are uniform inside it.
     window = np.sort(rng.integers(0, n_days, (n_users, 2)), axis=1)
@@ -778,19 +842,32 @@ def _chunk_lines(
     rating = 1 + np.searchsorted(_THRESHOLDS, latent)
 
     names = _reviewer_names(n_users, rng)
-    reviewer_ids = [reviewer_id_of(u) for u in range(u0, u0 + n_users)]
-    verified = (rng.random(n) < VERIFIED_SHARE).tolist()
-    votes = np.where(rng.random(n) < VOTE_SHARE, rng.geometric(0.3, n) + 1, 0).tolist()
-    has_text = (rng.random(n) < spec.review_text_rate).tolist()
-    # 240 is divisible by every option count (3, 4, 5) and below 256, so Python reuses its
-    # cached small ints instead of allocating 6 objects per line.
-    text_ints = rng.integers(0, 240, (n, 6), dtype=np.uint8).tolist()
+    verified = rng.random(n) < VERIFIED_SHARE
+    votes = np.where(rng.random(n) < VOTE_SHARE, rng.geometric(0.3, n) + 1, 0)
+    has_text = rng.random(n) < spec.review_text_rate
+    # 240 is divisible by every option count (3, 4, 5).
+    text_ints = rng.integers(0, 240, (n, 6), dtype=np.uint8)
+    return ReviewChunk(u0, owner, item, day, rating, verified, votes, has_text, text_ints, names)
 
-    banks, asins, dumps = catalog.text_bank, catalog.asin, orjson.dumps
+
+def review_lines(
+    spec: MarketplaceSpec, catalog: Catalog, rng: np.random.Generator, reviewed: np.ndarray
+) -> Iterator[bytearray]:
+    """Yields newline-terminated JSON blocks, one per chunk of users, in user then time order."""
+    days = Days.between(spec.start_date, spec.end_date)
+    for chunk in review_chunks(spec, catalog, rng, reviewed):
+        yield _chunk_lines(chunk, catalog, days)
+
+
+def _chunk_lines(chunk: ReviewChunk, catalog: Catalog, days: Days) -> bytearray:
+    texts, summaries = catalog.texts.render(catalog.bank[chunk.item], chunk.rating, chunk.text_ints)
+    texts, summaries = texts.to_pylist(), summaries.to_pylist()
+    reviewer_ids, names, asins, dumps = chunk.reviewer_ids, chunk.reviewer_names, catalog.asin, orjson.dumps
+    verified, votes, has_text = chunk.verified.tolist(), chunk.votes.tolist(), chunk.has_text.tolist()
     # One growing buffer: a list of orjson results would hold each line's ~4 KiB over-allocation.
     block = bytearray()
-    for k, (o, i, d, r) in enumerate(zip(owner.tolist(), item.tolist(), day.tolist(), rating.tolist())):
-        text, summary = review_text(banks[i], r, text_ints[k])
+    rows = zip(chunk.owner.tolist(), chunk.item.tolist(), chunk.day.tolist(), chunk.rating.tolist())
+    for k, (o, i, d, r) in enumerate(rows):
         row: dict = {"overall": float(r)}
         if votes[k]:
             row["vote"] = str(votes[k])
@@ -799,8 +876,8 @@ def _chunk_lines(
         row["reviewerID"] = reviewer_ids[o]
         row["asin"] = asins[i]
         row["reviewerName"] = names[o]
-        row["reviewText"] = text if has_text[k] else ""
-        row["summary"] = summary
+        row["reviewText"] = texts[k] if has_text[k] else ""
+        row["summary"] = summaries[k]
         row["unixReviewTime"] = days.unix[d]
         block += dumps(row, option=orjson.OPT_APPEND_NEWLINE)
     return block
@@ -850,6 +927,13 @@ def _meta_blocks(catalog: Catalog, rng: np.random.Generator, rows_per_block: int
         yield block
 
 
+def marketplace_streams(spec: MarketplaceSpec) -> tuple[Catalog, np.random.Generator, np.random.Generator]:
+    """The catalog and the random streams of the catalog rows and of the reviews, from spec.seed."""
+    catalog_seed, meta_seed, review_seed = np.random.SeedSequence(spec.seed).spawn(3)
+    catalog = build_catalog(spec.n_items, spec.popularity_exponent, np.random.Generator(np.random.PCG64(catalog_seed)))
+    return catalog, np.random.Generator(np.random.PCG64(meta_seed)), np.random.Generator(np.random.PCG64(review_seed))
+
+
 def write_marketplace(spec: MarketplaceSpec, out_dir: str | Path) -> dict:
     """Writes `<category_name>_5.json.gz` and `meta_<category_name>.json.gz` under out_dir.
 
@@ -858,12 +942,11 @@ def write_marketplace(spec: MarketplaceSpec, out_dir: str | Path) -> dict:
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    catalog_seed, meta_seed, review_seed = np.random.SeedSequence(spec.seed).spawn(3)
-    catalog = build_catalog(spec.n_items, spec.popularity_exponent, np.random.Generator(np.random.PCG64(catalog_seed)))
+    catalog, meta_rng, review_rng = marketplace_streams(spec)
 
     meta_path = out / f"meta_{spec.category_name}.json.gz"
     reviews_path = out / f"{spec.category_name}_5.json.gz"
-    meta_bytes = _write_gzip(meta_path, _meta_blocks(catalog, np.random.Generator(np.random.PCG64(meta_seed))))
+    meta_bytes = _write_gzip(meta_path, _meta_blocks(catalog, meta_rng))
 
     reviewed = np.zeros(spec.n_items, dtype=bool)
     written = 0
@@ -874,8 +957,7 @@ def write_marketplace(spec: MarketplaceSpec, out_dir: str | Path) -> dict:
             written += block.count(b"\n")
             yield block
 
-    rng = np.random.Generator(np.random.PCG64(review_seed))
-    reviews_bytes = _write_gzip(reviews_path, counted(review_lines(spec, catalog, rng, reviewed)))
+    reviews_bytes = _write_gzip(reviews_path, counted(review_lines(spec, catalog, review_rng, reviewed)))
     return {
         "users": spec.n_users,
         "items": spec.n_items,

@@ -31,10 +31,11 @@ def read_reviews(path: str) -> Iterator[Record]:
 
 
 def read_meta(path: str) -> Iterator[Record]:
-    return read_json_records(path, "items", _item)
+    return read_json_records(path, "items", meta_record)
 
 
-def _item(obj: dict, source: str, line: int, raw: Callable[[], str]) -> Record:
+def meta_record(obj: dict, source: str, line: int, raw: Callable[[], str]) -> Record:
+    """One catalog row from a parsed metadata object."""
     row = item_row(
         fields.ident(obj, "asin"),
         fields.optional_str(obj, "title"),

@@ -33,6 +33,12 @@ class TableSink:
         if self._pending >= self._batch_rows:
             self.flush()
 
+    def append_table(self, table: pa.Table) -> None:
+        """Rows already in columnar form (with the table's own schema) go out as one row group."""
+        self.flush()
+        self._writer.write_table(table.cast(self.schema))
+        self.rows += table.num_rows
+
     def flush(self) -> None:
         if self._pending:
             self._writer.write_table(pa.Table.from_pydict(self._columns, schema=self._row_schema).cast(self.schema))

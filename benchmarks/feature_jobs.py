@@ -22,26 +22,28 @@ that is not in the other (all columns, doubles rounded to 9 decimals); any diffe
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
 import sys
 import threading
 import time
-from importlib.metadata import version
+from itertools import pairwise
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
+
+from benchmarks._report import machine, spread
 
 GOAL = 3.0
 RESULTS = Path(__file__).parent / "results" / "feature_jobs.json"
 WORK = Path(__file__).parent / "work"
 ENGINES = ("spark", "duckdb")
 SKIPPED = {
-    "i2i_pairs swing": "no DuckDB equivalent written (the Swing user-pair self-join); co-occurrence only on both sides",
+    "i2i_pairs swing": "no DuckDB equivalent written; co-occurrence only on both sides (Swing runs in benchmarks/scale.py)",
     "review_bundles": "no DuckDB equivalent written",
     "k-core filtering": "off in the default FeatureConfig (k_core=0), so not exercised",
 }
@@ -144,11 +146,13 @@ def _status_kib(pid: int, fields: tuple[str, ...]) -> dict[str, int]:
 
 
 class TreeMemory:
-    """Samples the summed VmRSS of a process and all its descendants; keeps the peak."""
+    """Samples the summed VmRSS of a process and all its descendants; keeps the peak, and the
+    samples as (time.time(), KiB) so a caller can attribute the peak to a phase of the child."""
 
     def __init__(self, pid: int, interval: float = 0.05):
         self.pid, self.interval = pid, interval
         self.peak_kib = 0
+        self.samples: list[tuple[float, int]] = []
         self.hwm_kib: dict[int, int] = {}  # per process, the last VmHWM seen
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -163,6 +167,7 @@ class TreeMemory:
                 self.hwm_kib[pid] = status["VmHWM"]
             stack.extend(_children(pid))
         self.peak_kib = max(self.peak_kib, total)
+        self.samples.append((time.time(), total))
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -178,22 +183,20 @@ class TreeMemory:
         self._thread.join()
 
 
-def _measure(engine: str, raw: Path, out: Path, args) -> dict:
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
-    result_file = out / "_worker.json"
-    cmd = [
-        sys.executable, __file__, "--worker", engine, "--raw", str(raw), "--outdir", str(out),
-        "--result", str(result_file), "--threads", str(args.threads), "--spark-driver-memory", args.spark_driver_memory,
-    ]  # fmt: skip
+def run_child(cmd: list[str], result_file: Path, label: str, log_file: Path | None = None) -> tuple[dict, TreeMemory]:
+    """Runs a worker command under TreeMemory; returns the JSON it wrote to result_file and the
+    memory samples. The worker's output goes to log_file when given (kept for post-mortems),
+    else it is captured; a non-zero exit raises with the last 40 lines of it."""
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    with TreeMemory(proc.pid) as memory:
-        log, _ = proc.communicate()
+    with open(log_file, "w") if log_file else contextlib.nullcontext(subprocess.PIPE) as sink:
+        proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, text=True)
+        with TreeMemory(proc.pid) as memory:
+            captured, _ = proc.communicate()
     wall = time.perf_counter() - started
     if proc.returncode != 0:
+        log = log_file.read_text(errors="replace") if log_file else captured
         tail = "\n".join(log.strip().splitlines()[-40:])
-        raise RuntimeError(f"{engine} worker failed (exit {proc.returncode}) on {raw}:\n{tail}")
+        raise RuntimeError(f"{label} failed (exit {proc.returncode}):\n{tail}")
     result = json.loads(result_file.read_text())
     result_file.unlink()
     result.update(
@@ -202,7 +205,18 @@ def _measure(engine: str, raw: Path, out: Path, args) -> dict:
         sum_vmhwm_mib=sum(memory.hwm_kib.values()) / 1024,
         processes=len(memory.hwm_kib),
     )
-    return result
+    return result, memory
+
+
+def _measure(engine: str, raw: Path, out: Path, args) -> dict:
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    result_file = out / "_worker.json"
+    cmd = [
+        sys.executable, __file__, "--worker", engine, "--raw", str(raw), "--outdir", str(out),
+        "--result", str(result_file), "--threads", str(args.threads), "--spark-driver-memory", args.spark_driver_memory,
+    ]  # fmt: skip
+    return run_child(cmd, result_file, f"{engine} worker on {raw}")[0]
 
 
 # --- equality ------------------------------------------------------------------------------------
@@ -255,10 +269,6 @@ def _check(size: int, spark_out: Path, duckdb_out: Path) -> dict:
 
 
 # --- driver --------------------------------------------------------------------------------------
-def _spread(values: list[float]) -> dict[str, float]:
-    return {"min": min(values), "median": statistics.median(values), "max": max(values)}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000000,10000000", help="interactions, comma-separated")
@@ -323,9 +333,9 @@ def main() -> None:
             per_engine[engine] = {"repeats": len(ms), "failed": len(ms) - len(ok), "errors": [m["error"] for m in ms if "error" in m]}
             if ok:
                 per_engine[engine].update(
-                    jobs_s=_spread([m["jobs_s"] for m in ok]),
-                    process_wall_s=_spread([m["process_wall_s"] for m in ok]),
-                    startup_s=_spread([m["startup_s"] for m in ok]),
+                    jobs_s=spread([m["jobs_s"] for m in ok]),
+                    process_wall_s=spread([m["process_wall_s"] for m in ok]),
+                    startup_s=spread([m["startup_s"] for m in ok]),
                     peak_rss_mib=max(m["peak_rss_mib"] for m in ok),
                     sum_vmhwm_mib=max(m["sum_vmhwm_mib"] for m in ok),
                     tables_s_median={t: statistics.median(m["tables_s"][t] for m in ok) for t in ok[0]["tables_s"]},
@@ -346,13 +356,7 @@ def main() -> None:
     ordered = [ratios[str(s)] for s in sorted(sizes) if str(s) in ratios]
     at_10m = ratios.get("10000000")
     report = {
-        "machine": {
-            "cpu_count": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": sys.version.split()[0],
-            "versions": {p: version(p) for p in ("pyspark", "duckdb", "pyarrow")},
-            "java": subprocess.run(["java", "-version"], capture_output=True, text=True).stderr.splitlines()[0],
-        },
+        "machine": machine(("pyspark", "duckdb", "pyarrow")),
         "inputs": {
             "sizes": sizes,
             "marketplace": inputs,
@@ -368,7 +372,7 @@ def main() -> None:
         "ratio_spark_over_duckdb_jobs_median": ratios,
         "goal": f"spark/duckdb <= {GOAL} at 10M, shrinking with size",
         "meets_goal_at_10m": None if at_10m is None else at_10m <= GOAL,
-        "gap_shrinks_with_size": None if len(ordered) < 2 else all(b <= a for a, b in zip(ordered, ordered[1:])),
+        "gap_shrinks_with_size": None if len(ordered) < 2 else all(b <= a for a, b in pairwise(ordered)),
         "equality": [{k: c[k] for k in ("size", "passed")} | {"tables": c["tables"]} for c in checks],
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -12,19 +12,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import sys
 import tempfile
 import time
-from importlib.metadata import version
 from pathlib import Path
-
 from typing import Annotated
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
 from pydantic import BaseModel, Field, StringConstraints
 
+from benchmarks._report import machine, spread
 from dagster_project.llm_resource import BuildEngine
 from dagster_project.warehouse import Warehouse
 from llm_jobs.config import LLMJobConfig
@@ -83,10 +82,6 @@ def _job_rate(task, rows, factory, config) -> tuple[float, int]:
     return result.output_tokens_per_second, result.completion_tokens
 
 
-def _spread(values: list[float]) -> dict[str, float]:
-    return {"min": min(values), "median": statistics.median(values), "max": max(values)}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--prompts", type=int, default=12)
@@ -116,12 +111,7 @@ def main() -> None:
 
     ratio = statistics.median(rates["job"]) / statistics.median(rates["bare_engine"])
     report = {
-        "machine": {
-            "cpu_count": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": sys.version.split()[0],
-            "versions": {p: version(p) for p in ("llama_cpp_python", "apache-beam", "pyarrow", "pydantic")},
-        },
+        "machine": machine(("llama_cpp_python", "apache-beam", "pyarrow", "pydantic")),
         "inputs": {
             "engine": "llamacpp",
             "model_id": engine.model_id,
@@ -130,7 +120,7 @@ def main() -> None:
             "batch_size": args.batch_size,
             "repeats": args.repeats,
         },
-        "output_tokens_per_second": {name: _spread(values) for name, values in rates.items()},
+        "output_tokens_per_second": {name: spread(values) for name, values in rates.items()},
         "completion_tokens_per_repeat": tokens,
         "job_over_bare_median": ratio,
         "goal": GOAL,
@@ -141,8 +131,8 @@ def main() -> None:
 
     print(f"{'output tokens/s':<16}{'min':>9}{'median':>9}{'max':>9}")
     for name, values in rates.items():
-        spread = _spread(values)
-        print(f"{name:<16}{spread['min']:>9.1f}{spread['median']:>9.1f}{spread['max']:>9.1f}")
+        s = spread(values)
+        print(f"{name:<16}{s['min']:>9.1f}{s['median']:>9.1f}{s['max']:>9.1f}")
     print(f"job / bare (medians): {ratio:.3f}  goal >= {GOAL}  {'met' if ratio >= GOAL else 'NOT met'}")
     print(f"written: {args.out}")
 

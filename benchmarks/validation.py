@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
-from benchmarks._inputs import WORK, spec_for  # noqa: E402
-from benchmarks.feature_jobs import machine  # noqa: E402
+from benchmarks._inputs import WORK, spec_for
+from benchmarks._report import machine, spread
 
 RESULTS = Path(__file__).parent / "results" / "validation.json"
 ENGINES = ("arrow", "spark")
@@ -75,7 +74,7 @@ def _measure(spark, tables: dict[str, Path], repeats: int) -> dict[str, dict]:
                 report = validate_table(table, data, id_maps, None, schema=table_schema(table))
                 seconds.append(time.perf_counter() - started)
             row[engine] = {
-                "seconds": {"min": min(seconds), "median": statistics.median(seconds), "max": max(seconds)},
+                "seconds": spread(seconds),
                 "passed": report.passed,
                 "checks": len(report.results),
             }
@@ -116,7 +115,7 @@ def main() -> None:
     args.out.write_text(
         json.dumps(
             {
-                "machine": machine(),
+                "machine": machine(("pyspark", "duckdb", "pyarrow", "great_expectations")),
                 "inputs": {name: {t: str(p) for t, p in tables.items()} for name, tables in inputs.items()},
                 "missing_feature_tables": missing,
                 "repeats": args.repeats,

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: install demo test dev bench bench-llm bench-features bench-e2e bench-validation clean
+.PHONY: install demo test dev bench bench-llm bench-features bench-e2e bench-incremental bench-scale bench-validation clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,12 +44,21 @@ bench-features: $(INSTALLED)
 bench-e2e: $(INSTALLED)
 	$(BIN)/python benchmarks/end_to_end.py
 
+## The nightly run after a full one: 1% new reviews, LLM requests re-sent and wall time against the full run.
+bench-incremental: $(INSTALLED)
+	$(BIN)/python benchmarks/incremental.py
+
+## Every Spark feature job of the assets (Swing i2i and review_bundles included) at 100M synthetic
+## interactions: seconds per table, total, peak memory. Most of an hour on 2 cores, so not in `bench`.
+bench-scale: $(INSTALLED)
+	$(BIN)/python benchmarks/scale.py
+
 ## Validation time per table: each contract on Arrow and on Spark, demo warehouse and 1M interactions.
 bench-validation: $(INSTALLED)
 	$(BIN)/python benchmarks/validation.py
 
-## Every benchmark; results in benchmarks/results/.
-bench: bench-llm bench-features bench-e2e bench-validation
+## Every benchmark but bench-scale; results in benchmarks/results/.
+bench: bench-llm bench-features bench-e2e bench-incremental bench-validation
 
 clean:
 	rm -rf warehouse demo_data .dagster_home

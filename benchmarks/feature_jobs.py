@@ -8,7 +8,9 @@ the Dagster feature assets run, DuckDB the SQL of benchmarks/duckdb_features.py;
 Parquet, write every table to Parquet and read each job's inputs back from the Parquet written
 before it, as the assets do. The timed part is the feature jobs (Spark session start-up and
 imports excluded, reported separately). Peak memory is the largest sum of VmRSS over the child's
-process tree (Python + the JVM for Spark), sampled from /proc every 50 ms.
+process tree (Python + the JVM for Spark), sampled from /proc every 50 ms. The Spark worker keeps
+its event log, and the last repeat's stage metrics per table (executor run and CPU time, GC,
+shuffle, spill, the longest stages; `_spark_events.summarize`) are the profile behind the ratio.
 
 Compared tables: clean_interactions, id_maps, splits, user_features, item_features,
 user_sequences, i2i_pairs (co-occurrence only), on the default FeatureConfig (k-core off). Skipped:
@@ -37,6 +39,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
 from benchmarks._report import machine, spread
+from benchmarks._spark_events import summarize
 
 GOAL = 3.0
 RESULTS = Path(__file__).parent / "results" / "feature_jobs.json"
@@ -66,9 +69,18 @@ def _spark_worker(raw: Path, out: Path, threads: int, driver_memory: str) -> dic
     from transforms.tables import conform
     from transforms.user_features import user_features
 
+    events = out / "_events"  # the profile: where each table's time went (_spark_events)
+    events.mkdir()
     spark = build_spark_session(
         master=f"local[{threads}]",
-        conf={"spark.driver.memory": driver_memory, "spark.local.dir": str(WORK / "spark-tmp")},
+        conf={
+            "spark.driver.memory": driver_memory,
+            "spark.local.dir": str(WORK / "spark-tmp"),
+            "spark.eventLog.enabled": "true",
+            "spark.eventLog.dir": str(events),
+            "spark.eventLog.compress": "false",
+            "spark.eventLog.rolling.enabled": "false",  # one plain JSON-lines file
+        },
         app_name="bench-feature-jobs",
     )
     spark.range(1).count()  # the JVM and the session are up
@@ -102,11 +114,14 @@ def _spark_worker(raw: Path, out: Path, threads: int, driver_memory: str) -> dic
     }
     seconds = {}
     for name, build in builds.items():
+        spark.sparkContext.setJobDescription(name)
         t0 = time.perf_counter()
         build().write.mode("overwrite").parquet(str(out / name))
         seconds[name] = time.perf_counter() - t0
     spark.stop()
-    return {"startup_s": startup, "tables_s": seconds, "jobs_s": sum(seconds.values())}
+    [event_log] = events.iterdir()
+    stages = {tag: profile for tag, profile in summarize(event_log, top=3).items() if tag in seconds}
+    return {"startup_s": startup, "tables_s": seconds, "jobs_s": sum(seconds.values()), "spark_stages": stages}
 
 
 def _duckdb_worker(raw: Path, out: Path, threads: int) -> dict:
@@ -340,6 +355,8 @@ def main() -> None:
                     sum_vmhwm_mib=max(m["sum_vmhwm_mib"] for m in ok),
                     tables_s_median={t: statistics.median(m["tables_s"][t] for m in ok) for t in ok[0]["tables_s"]},
                 )
+                if "spark_stages" in ok[-1]:
+                    per_engine[engine]["spark_stages_last_repeat"] = ok[-1]["spark_stages"]
         both = all("jobs_s" in per_engine[e] for e in ENGINES)
         entry = {"engines": per_engine}
         if both:

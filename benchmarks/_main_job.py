@@ -28,6 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
 from benchmarks.feature_jobs import TreeMemory
+from dagster_project.assets.contracts import CONTRACT_CHECK
 
 WORK = Path(__file__).parent / "work"
 DEMO_DATA = WORK / "demo_data"
@@ -56,8 +57,12 @@ def demo_data() -> tuple[Path, dict, str]:
 
 
 def stage_of(step: dict) -> tuple[str, str]:
-    """(stage, name) of a step: ingest for raw/*, features/<x>, llm/<x>, publish/<x>."""
+    """(stage, name) of a step: ingest for raw/*, features/<x>, llm/<x>, publish/<x>, and validation
+    for a warehouse table's contract check (a step of its own; a published set's gate runs inside
+    its publish step)."""
     assets = step["assets"]
+    if step["step_key"].endswith(f"_{CONTRACT_CHECK}"):
+        return "validation", step["step_key"].removesuffix(f"_{CONTRACT_CHECK}").replace("__", "/", 1)
     if assets and all(a.startswith("raw/") for a in assets):
         return "ingest", "raw/* (" + ", ".join(a.removeprefix("raw/") for a in assets) + ")"
     if len(assets) == 1 and assets[0].startswith("features/"):

@@ -14,9 +14,9 @@ included), peak memory (largest summed VmRSS of the child's process tree, Python
 sampled from /proc every 50 ms by benchmarks.feature_jobs.TreeMemory), and per stage: ingest (the
 raw/* multi-asset, one step), features (each features/* asset), llm (each llm/* asset: its Spark
 preparation and its LLM job with the embedded engine, model load included), publish (each
-published/* asset). The first Spark step includes the Spark session start-up (SparkResource starts
-it lazily). Validation runs inside each publish step (the blocking contract check), so its time is
-part of the publish rows.
+published/* asset: its publication gate, which validates the new version, included) and validation
+(each warehouse table's blocking contract check). The first Spark step includes the Spark session
+start-up (SparkResource starts it lazily).
 
     python benchmarks/end_to_end.py [--repeats 1]
 """
@@ -76,7 +76,7 @@ def main() -> None:
         for step in run["steps"]:
             if step["seconds"] is not None:
                 per_step.setdefault(stage_of(step), []).append(step["seconds"])
-    order = {"ingest": 0, "features": 1, "llm": 2, "publish": 3, "other": 4}
+    order = {"ingest": 0, "features": 1, "llm": 2, "validation": 3, "publish": 4, "other": 5}
     stages = [
         {"stage": stage, "name": name, "seconds": spread(values)}
         for (stage, name), values in sorted(per_step.items(), key=lambda kv: order[kv[0][0]])

@@ -28,7 +28,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
 from benchmarks.feature_jobs import TreeMemory
-from dagster_project.assets.contracts import CONTRACT_CHECK
 
 WORK = Path(__file__).parent / "work"
 DEMO_DATA = WORK / "demo_data"
@@ -60,6 +59,9 @@ def stage_of(step: dict) -> tuple[str, str]:
     """(stage, name) of a step: ingest for raw/*, features/<x>, llm/<x>, publish/<x>, and validation
     for a warehouse table's contract check (a step of its own; a published set's gate runs inside
     its publish step)."""
+    # Not at module level: the child must install the prompt log before any asset module loads.
+    from dagster_project.assets.contracts import CONTRACT_CHECK
+
     assets = step["assets"]
     if step["step_key"].endswith(f"_{CONTRACT_CHECK}"):
         return "validation", step["step_key"].removesuffix(f"_{CONTRACT_CHECK}").replace("__", "/", 1)
@@ -106,6 +108,9 @@ def run_main_job(data: Path, warehouse: Path, partition: str, log_file: Path, pr
         tail = "\n".join(log_file.read_text().strip().splitlines()[-40:])
         raise RuntimeError(f"main job run failed (exit {proc.returncode}); log {log_file}:\n{tail}")
     result = json.loads(lines[-1][len(MARKER):])
+    for step in result["steps"]:  # steps run one at a time (in-process executor)
+        if step["seconds"] is not None:
+            step["peak_rss_mib"] = memory.peak_mib_between(step["start_time"], step["start_time"] + step["seconds"])
     result.update(
         total_wall_s=wall,
         peak_rss_mib=memory.peak_kib / 1024,

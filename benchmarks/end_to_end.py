@@ -15,8 +15,9 @@ sampled from /proc every 50 ms by benchmarks.feature_jobs.TreeMemory), and per s
 raw/* multi-asset, one step), features (each features/* asset), llm (each llm/* asset: its Spark
 preparation and its LLM job with the embedded engine, model load included), publish (each
 published/* asset: its publication gate, which validates the new version, included) and validation
-(each warehouse table's blocking contract check). The first Spark step includes the Spark session
-start-up (SparkResource starts it lazily).
+(each warehouse table's blocking contract check), each with its seconds and the peak memory while
+it ran (steps run one at a time). The first Spark step includes the Spark session start-up
+(SparkResource starts it lazily).
 
     python benchmarks/end_to_end.py [--repeats 1]
 """
@@ -71,20 +72,28 @@ def main() -> None:
         )
 
     # Per stage over repeats; steps identified by their stage/name (stable across runs).
-    per_step: dict[tuple[str, str], list[float]] = {}
+    per_step: dict[tuple[str, str], list[dict]] = {}
     for run in runs:
         for step in run["steps"]:
             if step["seconds"] is not None:
-                per_step.setdefault(stage_of(step), []).append(step["seconds"])
+                per_step.setdefault(stage_of(step), []).append(step)
     order = {"ingest": 0, "features": 1, "llm": 2, "validation": 3, "publish": 4, "other": 5}
     stages = [
-        {"stage": stage, "name": name, "seconds": spread(values)}
-        for (stage, name), values in sorted(per_step.items(), key=lambda kv: order[kv[0][0]])
+        {
+            "stage": stage,
+            "name": name,
+            "seconds": spread([s["seconds"] for s in steps]),
+            "peak_rss_mib": max(s["peak_rss_mib"] for s in steps),
+        }
+        for (stage, name), steps in sorted(per_step.items(), key=lambda kv: order[kv[0][0]])
     ]  # within a stage, execution order of the first run (dict insertion order, sort is stable)
     totals: dict[str, list[float]] = {}
     for run in runs:
         for stage, seconds in stage_totals(run["steps"]).items():
             totals.setdefault(stage, []).append(seconds)
+    stage_peaks: dict[str, float] = {}
+    for s in stages:
+        stage_peaks[s["stage"]] = max(stage_peaks.get(s["stage"], 0), s["peak_rss_mib"])
     total = spread([r["total_wall_s"] for r in runs])
     report = {
         "machine": machine(MAIN_JOB_PACKAGES),
@@ -99,10 +108,12 @@ def main() -> None:
             "stages: Dagster step stats (STEP_START to STEP_SUCCESS) from the run's event log; the first Spark step "
             "(features/clean_interactions) includes the Spark session start-up (SparkResource starts it lazily)",
             "memory": "peak of the summed VmRSS of the child process tree (Python + Spark JVM), sampled from /proc "
-            "every 50 ms (benchmarks.feature_jobs.TreeMemory); sum_vmhwm_mib: sum of per-process VmHWM, an upper bound",
+            "every 50 ms (benchmarks.feature_jobs.TreeMemory); per step, the peak of the samples taken while it ran "
+            "(steps run one at a time); sum_vmhwm_mib: sum of per-process VmHWM, an upper bound",
         },
         "stages": stages,
         "stage_totals_s": {stage: spread(values) for stage, values in totals.items()},
+        "stage_peak_rss_mib": stage_peaks,
         "total_wall_s": total,
         "dagster_run_s": spread([r["run_s"] for r in runs]),
         "peak_rss_mib": max(r["peak_rss_mib"] for r in runs),
@@ -116,11 +127,11 @@ def main() -> None:
 
     width = max(len(f"{s['stage']}  {s['name']}") for s in stages) + 2
     median = "median s" if args.repeats > 1 else "seconds"
-    print(f"\n{'stage':<{width}}{median:>10}")
+    print(f"\n{'stage':<{width}}{median:>10}{'peak MiB':>10}")
     for s in stages:
-        print(f"{s['stage'] + '  ' + s['name']:<{width}}{s['seconds']['median']:>10.1f}")
+        print(f"{s['stage'] + '  ' + s['name']:<{width}}{s['seconds']['median']:>10.1f}{s['peak_rss_mib']:>10.0f}")
     for stage, seconds in report["stage_totals_s"].items():
-        print(f"{'sum of ' + stage:<{width}}{seconds['median']:>10.1f}")
+        print(f"{'sum of ' + stage:<{width}}{seconds['median']:>10.1f}{stage_peaks[stage]:>10.0f}")
     print(f"{'Dagster run':<{width}}{report['dagster_run_s']['median']:>10.1f}")
     print(f"{'TOTAL wall (child process)':<{width}}{total['median']:>10.1f}")
     print(f"peak memory: {report['peak_rss_mib']:.0f} MiB (process tree RSS incl. the Spark JVM)")

@@ -184,6 +184,13 @@ class TreeMemory:
         self.peak_kib = max(self.peak_kib, total)
         self.samples.append((time.time(), total))
 
+    def peak_mib_between(self, start: float, end: float) -> float:
+        """The peak of the samples taken from `start` to `end` (time.time() seconds), in MiB."""
+        inside = [kib for t, kib in self.samples if start <= t <= end]
+        if not inside:  # shorter than the sampling interval: the last sample before its end
+            inside = [kib for t, kib in self.samples if t <= end][-1:]
+        return round(max(inside, default=0) / 1024)
+
     def _run(self) -> None:
         while not self._stop.is_set():
             self._sample()

@@ -48,10 +48,6 @@ WORK = Path(__file__).parent / "work"
 
 
 # --- worker (child process) --------------------------------------------------------------------
-def _peak_mib(memory: TreeMemory, start: float, end: float) -> float:
-    return round(max((kib for t, kib in memory.samples if start <= t <= end), default=0) / 1024)
-
-
 def _worker(raw: Path, out: Path, conf: dict[str, str], progress: Path, skip: list[str]) -> dict:
     """Builds the tables not in `skip`; after each, rewrites `progress` with all finished so far."""
     started = time.perf_counter()
@@ -90,7 +86,7 @@ def _worker(raw: Path, out: Path, conf: dict[str, str], progress: Path, skip: li
             "summary_s": t2 - t1,
             "rows": pads.dataset(path, format="parquet").count_rows(),
             "summary": summary,
-            "peak_rss_mib": _peak_mib(memory, t0, t2),
+            "peak_rss_mib": memory.peak_mib_between(t0, t2),
             "process": os.getpid(),
         }
         progress.write_text(json.dumps(tables))  # what was finished survives a crash of the JVM

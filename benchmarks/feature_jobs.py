@@ -160,6 +160,24 @@ def _status_kib(pid: int, fields: tuple[str, ...]) -> dict[str, int]:
     return values
 
 
+def _exe(pid: int) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        return None
+
+
+def _shares_parent_memory(pid: int, status: dict[str, int], parent: tuple[int, dict[str, int]] | None) -> bool:
+    """A child that has not exec'd yet: the same executable and about its parent's RSS, which are
+    the parent's own pages (the JVM starts each subprocess this way; summing them counted the JVM
+    twice for a moment, +2-4 GB peaks in 1-second steps)."""
+    if parent is None:
+        return False
+    parent_pid, parent_status = parent
+    parent_rss = parent_status.get("VmRSS", 0)
+    return _exe(pid) == _exe(parent_pid) and status.get("VmRSS", 0) >= 0.9 * parent_rss > 0
+
+
 class TreeMemory:
     """Samples the summed VmRSS of a process and all its descendants; keeps the peak, and the
     samples as (time.time(), KiB) so a caller can attribute the peak to a phase of the child."""
@@ -173,14 +191,15 @@ class TreeMemory:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _sample(self) -> None:
-        stack, total = [self.pid], 0
+        stack, total = [(self.pid, None)], 0
         while stack:
-            pid = stack.pop()
+            pid, parent = stack.pop()
             status = _status_kib(pid, ("VmRSS", "VmHWM"))
-            total += status.get("VmRSS", 0)
-            if "VmHWM" in status:
-                self.hwm_kib[pid] = status["VmHWM"]
-            stack.extend(_children(pid))
+            if not _shares_parent_memory(pid, status, parent):
+                total += status.get("VmRSS", 0)
+                if "VmHWM" in status:
+                    self.hwm_kib[pid] = status["VmHWM"]
+            stack.extend((child, (pid, status)) for child in _children(pid))
         self.peak_kib = max(self.peak_kib, total)
         self.samples.append((time.time(), total))
 

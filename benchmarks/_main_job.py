@@ -27,6 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
+from benchmarks._report import spread
 from benchmarks.feature_jobs import TreeMemory
 
 WORK = Path(__file__).parent / "work"
@@ -84,6 +85,12 @@ def stage_totals(steps: list[dict]) -> dict[str, float]:
             stage = stage_of(step)[0]
             totals[stage] = totals.get(stage, 0.0) + step["seconds"]
     return totals
+
+
+def stage_spread(runs: list[dict]) -> dict[str, dict[str, float]]:
+    """Seconds per stage over repeated runs of the main job: min, median, max of the per-run sums."""
+    totals = [stage_totals(run["steps"]) for run in runs]
+    return {stage: spread([t[stage] for t in totals]) for stage in totals[0]}
 
 
 def run_main_job(data: Path, warehouse: Path, partition: str, log_file: Path, prompt_log: Path | None = None) -> dict:

@@ -28,6 +28,17 @@ _METRICS = {
 _SCALE = {"executor_run_s": 1e-3, "gc_s": 1e-3, "executor_cpu_s": 1e-9, "shuffle_write_s": 1e-9}  # -> s; bytes -> MiB
 
 
+def event_log_conf(directory: Path) -> dict[str, str]:
+    """The Spark conf that writes the log `summarize` reads: one plain JSON-lines file per
+    application under `directory`."""
+    return {
+        "spark.eventLog.enabled": "true",
+        "spark.eventLog.dir": str(directory),
+        "spark.eventLog.compress": "false",
+        "spark.eventLog.rolling.enabled": "false",
+    }
+
+
 def summarize(event_log: Path, top: int = 5) -> dict[str, dict]:
     """Per job description: stage count, summed metrics, and the `top` longest stages."""
     stage_tag: dict[int, str] = {}

@@ -38,7 +38,7 @@ from benchmarks._main_job import (
     demo_data,
     run_main_job,
     stage_of,
-    stage_totals,
+    stage_spread,
 )
 from benchmarks._report import machine, spread
 
@@ -87,10 +87,6 @@ def main() -> None:
         }
         for (stage, name), steps in sorted(per_step.items(), key=lambda kv: order[kv[0][0]])
     ]  # within a stage, execution order of the first run (dict insertion order, sort is stable)
-    totals: dict[str, list[float]] = {}
-    for run in runs:
-        for stage, seconds in stage_totals(run["steps"]).items():
-            totals.setdefault(stage, []).append(seconds)
     stage_peaks: dict[str, float] = {}
     for s in stages:
         stage_peaks[s["stage"]] = max(stage_peaks.get(s["stage"], 0), s["peak_rss_mib"])
@@ -112,7 +108,7 @@ def main() -> None:
             "(steps run one at a time); sum_vmhwm_mib: sum of per-process VmHWM, an upper bound",
         },
         "stages": stages,
-        "stage_totals_s": {stage: spread(values) for stage, values in totals.items()},
+        "stage_totals_s": stage_spread(runs),
         "stage_peak_rss_mib": stage_peaks,
         "total_wall_s": total,
         "dagster_run_s": spread([r["run_s"] for r in runs]),

@@ -39,7 +39,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
 from benchmarks._report import machine, spread
-from benchmarks._spark_events import summarize
+from benchmarks._spark_events import event_log_conf, summarize
 
 GOAL = 3.0
 RESULTS = Path(__file__).parent / "results" / "feature_jobs.json"
@@ -76,10 +76,7 @@ def _spark_worker(raw: Path, out: Path, threads: int, driver_memory: str) -> dic
         conf={
             "spark.driver.memory": driver_memory,
             "spark.local.dir": str(WORK / "spark-tmp"),
-            "spark.eventLog.enabled": "true",
-            "spark.eventLog.dir": str(events),
-            "spark.eventLog.compress": "false",
-            "spark.eventLog.rolling.enabled": "false",  # one plain JSON-lines file
+            **event_log_conf(events),
         },
         app_name="bench-feature-jobs",
     )

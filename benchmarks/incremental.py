@@ -40,7 +40,7 @@ from benchmarks._main_job import (
     WORK,
     demo_data,
     run_main_job,
-    stage_totals,
+    stage_spread,
 )
 from benchmarks._prompt_log import read_prompt_log
 from benchmarks._report import machine, spread
@@ -122,12 +122,6 @@ def _task_rows(pair: dict) -> list[dict]:
     return rows
 
 
-def _stage_spread(pairs: list[dict], name: str) -> dict[str, dict[str, float]]:
-    """Seconds per stage of the `name` run over the repeats."""
-    totals = [stage_totals(p["runs"][name]["steps"]) for p in pairs]
-    return {stage: spread([t[stage] for t in totals]) for stage in totals[0]}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=1)
@@ -179,7 +173,7 @@ def main() -> None:
         "requests_unchanged": sent_unchanged,
         "wall_s": {name: spread(values) for name, values in walls.items()},
         "wall_ratio": {name: spread(values) for name, values in ratios.items()},
-        "stage_totals_s": {name: _stage_spread(pairs, name) for name in RUN_NAMES},
+        "stage_totals_s": {name: stage_spread([p["runs"][name] for p in pairs]) for name in RUN_NAMES},
         "peak_rss_mib": {name: max(p["runs"][name]["peak_rss_mib"] for p in pairs) for name in RUN_NAMES},
         "goal": f"at most {GOAL_RESENT:.0%} of the LLM requests re-sent and at most {GOAL_TIME:.0%} of the full run's time",
         "goal_met": {"requests": resent <= GOAL_RESENT, "time": max(ratios["incremental"]) <= GOAL_TIME},

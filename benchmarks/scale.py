@@ -108,7 +108,7 @@ def _mem_available_gib() -> float:
 
 
 def _run(raw: Path, conf: dict[str, str], run_dir: Path, resume: bool) -> dict:
-    from benchmarks._spark_events import summarize
+    from benchmarks._spark_events import event_log_conf, summarize
 
     progress = run_dir / "_progress.json"
     done = list(json.loads(progress.read_text())) if resume and progress.exists() else []
@@ -118,10 +118,7 @@ def _run(raw: Path, conf: dict[str, str], run_dir: Path, resume: bool) -> dict:
     events.mkdir(parents=True, exist_ok=True)
     conf = {
         "spark.local.dir": str(WORK / "spark-tmp"),
-        "spark.eventLog.enabled": "true",
-        "spark.eventLog.dir": str(events),
-        "spark.eventLog.compress": "false",
-        "spark.eventLog.rolling.enabled": "false",
+        **event_log_conf(events),
         "spark.ui.showConsoleProgress": "false",
         **conf,
     }

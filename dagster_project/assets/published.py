@@ -120,8 +120,9 @@ def _published_asset(spec: PublishedSet) -> dg.AssetsDefinition:
         id_maps_path = wh.table_path("features", "id_maps", partition)
 
         def gate(path: str, previous_rows: int | None):
-            start_spark = lambda: spark.session  # noqa: E731
-            return validate_parquet(wh, spec.name, path, id_maps_path, schema, thresholds, start_spark, previous_rows)
+            return validate_parquet(
+                wh, spec.name, path, id_maps_path, schema, thresholds, lambda: spark.session, previous_rows
+            )
 
         try:
             version = publish(

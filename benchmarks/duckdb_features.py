@@ -42,6 +42,19 @@ def _sql(cfg: FeatureConfig, raw: str, out: str) -> dict[str, str]:
     users = f"(SELECT raw_id AS user_id, idx AS user_idx FROM {t('id_maps')} WHERE kind = 'user')"
     items = f"(SELECT raw_id AS item_id, idx AS item_idx FROM {t('id_maps')} WHERE kind = 'item')"
     split = cfg.split
+    # transforms/splits.py, leave_last_out on raw ids: per user by (ts, md5 tie-break), last test,
+    # one before valid; users with fewer than min_history rows keep everything in train.
+    tie = f"md5('{split.seed}:' || user_id || ':' || item_id)"
+    assigned = f"""(
+        SELECT user_id, item_id, ts, rating,
+            CASE
+                WHEN count(*) OVER (PARTITION BY user_id) < {split.min_history_for_holdout} THEN 'train'
+                WHEN row_number() OVER (PARTITION BY user_id ORDER BY ts DESC, {tie} DESC) = 1 THEN 'test'
+                WHEN row_number() OVER (PARTITION BY user_id ORDER BY ts DESC, {tie} DESC) = 2 THEN 'valid'
+                ELSE 'train'
+            END AS split
+        FROM {t('clean_interactions')}
+    )"""
     i2i = cfg.i2i
     return {
         # transforms/cleaning.py: latest ts per (user, item); ties: higher rating (null loses),
@@ -52,29 +65,19 @@ def _sql(cfg: FeatureConfig, raw: str, out: str) -> dict[str, str]:
                 PARTITION BY user_id, item_id
                 ORDER BY ts DESC, rating DESC NULLS LAST, source_file ASC NULLS FIRST, source_line ASC NULLS FIRST) = 1
         """,
-        # transforms/id_maps.py: per kind, idx 0..n-1 in ascending raw_id order.
+        # transforms/id_maps.py: per kind, idx 0..n-1 in ascending raw_id order, of training rows.
         "id_maps": f"""
+            WITH train AS (SELECT * FROM {assigned} WHERE split = 'train')
             SELECT 'user' AS kind, raw_id, CAST(row_number() OVER (ORDER BY raw_id) - 1 AS INTEGER) AS idx
-            FROM (SELECT DISTINCT user_id AS raw_id FROM {t('clean_interactions')})
+            FROM (SELECT DISTINCT user_id AS raw_id FROM train)
             UNION ALL
             SELECT 'item' AS kind, raw_id, CAST(row_number() OVER (ORDER BY raw_id) - 1 AS INTEGER) AS idx
-            FROM (SELECT DISTINCT item_id AS raw_id FROM {t('clean_interactions')})
+            FROM (SELECT DISTINCT item_id AS raw_id FROM train)
         """,
-        # transforms/splits.py, leave_last_out: per user by (ts, item_idx), last test, one before
-        # valid; users with fewer than min_history rows keep everything in train.
+        # transforms/splits.py: the assignment indexed; rows of ids outside id_maps are dropped.
         "splits": f"""
-            WITH indexed AS (
-                SELECT u.user_idx, i.item_idx, c.ts, c.rating
-                FROM {t('clean_interactions')} c JOIN {users} u USING (user_id) JOIN {items} i USING (item_id)
-            )
-            SELECT user_idx, item_idx, ts, rating,
-                CASE
-                    WHEN count(*) OVER (PARTITION BY user_idx) < {split.min_history_for_holdout} THEN 'train'
-                    WHEN row_number() OVER (PARTITION BY user_idx ORDER BY ts DESC, item_idx DESC) = 1 THEN 'test'
-                    WHEN row_number() OVER (PARTITION BY user_idx ORDER BY ts DESC, item_idx DESC) = 2 THEN 'valid'
-                    ELSE 'train'
-                END AS split
-            FROM indexed
+            SELECT u.user_idx, i.item_idx, a.ts, a.rating, a.split
+            FROM {assigned} a JOIN {users} u USING (user_id) JOIN {items} i USING (item_id)
         """,
         # transforms/user_features.py
         "user_features": f"""

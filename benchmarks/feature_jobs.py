@@ -58,14 +58,14 @@ def _spark_worker(raw: Path, out: Path, threads: int, driver_memory: str) -> dic
     from pyspark.sql import functions as F
 
     from schemas.tables import I2I_PAIRS
-    from transforms.cleaning import clean_interactions, deduplicate_items
+    from transforms.cleaning import deduplicate_interactions, deduplicate_items
     from transforms.config import FeatureConfig
     from transforms.i2i import _top_k, capped_pairs, cooccurrence_scores
-    from transforms.id_maps import build_id_maps, index_interactions
+    from transforms.id_maps import build_id_maps
     from transforms.item_features import item_features
     from transforms.sequences import user_sequences
     from transforms.spark import build_spark_session
-    from transforms.splits import split_interactions
+    from transforms.splits import assign_splits, indexed_splits, training_rows
     from transforms.tables import conform
     from transforms.user_features import user_features
 
@@ -95,11 +95,9 @@ def _spark_worker(raw: Path, out: Path, threads: int, driver_memory: str) -> dic
 
     # The builds of dagster_project/assets/features.py FEATURE_TABLES; i2i without Swing.
     builds = {
-        "clean_interactions": lambda: clean_interactions(raw_table("interactions"), cfg.k_core),
-        "id_maps": lambda: build_id_maps(table("clean_interactions")),
-        "splits": lambda: split_interactions(
-            index_interactions(table("clean_interactions"), table("id_maps")), cfg.split
-        ),
+        "clean_interactions": lambda: deduplicate_interactions(raw_table("interactions")),
+        "id_maps": lambda: build_id_maps(training_rows(assign_splits(table("clean_interactions"), cfg.split))),
+        "splits": lambda: indexed_splits(assign_splits(table("clean_interactions"), cfg.split), table("id_maps")),
         "user_features": lambda: user_features(train(), table("id_maps"), cfg.cold_max_history),
         "item_features": lambda: item_features(
             train(), table("id_maps"), deduplicate_items(raw_table("items")), raw_table("reviews"), cfg.long_tail_quantile

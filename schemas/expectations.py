@@ -199,7 +199,7 @@ def _i2i_judgements(columns: Sequence[str]) -> list[Expectation]:
         _columns_in_order(columns),
         *_not_null(*columns),
         _unique("user_idx", "item_idx", "source"),
-        _in_set("source", ["real", "synthetic"]),
+        _in_set("source", ["real", "synthetic", "negative"]),
         _in_set("answer", ["yes", "no"]),
         _in_set("p_yes_from", ["logprobs", "confidence"]),
         _between("p_yes", 0, 1),

@@ -197,7 +197,7 @@ FEATURE_TABLES = {
 #: A prompt's list of items: the item_idx as the id the model answers with, and its catalog text.
 PROMPT_ITEMS = pa.list_(pa.struct([pa.field("id", pa.string()), pa.field("text", pa.string())]))
 
-_SOURCE = pa.field("source", pa.string(), nullable=False)  # "real" or "synthetic"
+_SOURCE = pa.field("source", pa.string(), nullable=False)  # "real" or "synthetic" ("negative" in judgements)
 
 I2I_GENERATOR_INPUTS = pa.schema(
     [

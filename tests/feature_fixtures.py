@@ -97,7 +97,7 @@ def synthetic_raw(seed: int = 7, n_users: int = 40, n_items: int = 30, n_rows: i
 @dataclass
 class Synthetic:
     """The seeded raw tables as Python rows and as Spark frames, and the shared upstream steps
-    (k-core 4, leave-last-out split), each computed once per test session."""
+    (dedup, leave-last-out split, k-core 3 on the training rows), each computed once per test session."""
 
     interactions: list[dict]
     reviews: list[dict]
@@ -106,26 +106,29 @@ class Synthetic:
     raw_reviews: DataFrame
     raw_items: DataFrame
     clean: DataFrame
+    train_raw: DataFrame  # the k-cored training rows on raw ids, which id_maps is built from
     id_maps: DataFrame
     splits: DataFrame
     train: DataFrame
 
 
-K_CORE = 4
+K_CORE = 3
 
 
 @functools.cache
 def synthetic(spark) -> Synthetic:
-    from transforms.cleaning import clean_interactions
+    from transforms.cleaning import deduplicate_interactions, filter_k_core
     from transforms.config import SplitConfig
-    from transforms.id_maps import build_id_maps, index_interactions
-    from transforms.splits import split_interactions, split_rows
+    from transforms.id_maps import build_id_maps
+    from transforms.splits import assign_splits, indexed_splits, split_rows, training_rows
 
     interactions, reviews, catalog = synthetic_raw()
     raw_interactions = to_spark(spark, interactions, RAW_INTERACTIONS)
-    clean = clean_interactions(raw_interactions, K_CORE).localCheckpoint()
-    id_maps = build_id_maps(clean).localCheckpoint()
-    splits = split_interactions(index_interactions(clean, id_maps), SplitConfig()).localCheckpoint()
+    clean = deduplicate_interactions(raw_interactions).localCheckpoint()
+    assigned = assign_splits(clean, SplitConfig()).localCheckpoint()
+    train_raw = filter_k_core(training_rows(assigned), K_CORE).drop("split").localCheckpoint()
+    id_maps = build_id_maps(train_raw).localCheckpoint()
+    splits = indexed_splits(assigned, id_maps).localCheckpoint()
     return Synthetic(
         interactions=interactions,
         reviews=reviews,
@@ -134,6 +137,7 @@ def synthetic(spark) -> Synthetic:
         raw_reviews=to_spark(spark, reviews, RAW_REVIEWS),
         raw_items=to_spark(spark, catalog, RAW_ITEMS),
         clean=clean,
+        train_raw=train_raw,
         id_maps=id_maps,
         splits=splits,
         train=split_rows(splits, "train"),

@@ -6,7 +6,7 @@ import pytest
 from feature_fixtures import assert_contract, rows_of, synthetic, to_spark
 
 from schemas.tables import CLEAN_INTERACTIONS, ID_MAPS, RAW_INTERACTIONS
-from transforms.cleaning import clean_interactions, deduplicate_items
+from transforms.cleaning import deduplicate_interactions, deduplicate_items, filter_k_core
 from transforms.id_maps import index_interactions
 
 
@@ -34,7 +34,7 @@ def reference_k_core(rows: list[dict], k: int) -> tuple[list[dict], int]:
 
 def test_dedup_keeps_latest_with_deterministic_ties(spark):
     data = synthetic(spark)
-    clean = clean_interactions(data.raw_interactions, k_core=0)
+    clean = deduplicate_interactions(data.raw_interactions)
     assert_contract(clean, CLEAN_INTERACTIONS)
     expected = reference_dedup(data.interactions)
     assert len(expected) < len(data.interactions)
@@ -46,7 +46,7 @@ def test_k_core_matches_python_loop(spark, k):
     data = synthetic(spark)
     expected, rounds = reference_k_core(reference_dedup(data.interactions), k)
     assert k == 1 or rounds >= 2, "the data should need several rounds"
-    got = rows_of(clean_interactions(data.raw_interactions, k_core=k))
+    got = rows_of(filter_k_core(deduplicate_interactions(data.raw_interactions), k))
     assert sorted(got, key=repr) == sorted(expected, key=repr)
     users, items = Counter(r["user_id"] for r in got), Counter(r["item_id"] for r in got)
     assert min(users.values()) >= k and min(items.values()) >= k
@@ -55,11 +55,11 @@ def test_k_core_matches_python_loop(spark, k):
 def test_k_core_gives_up_after_bounded_rounds(spark):
     data = synthetic(spark)
     with pytest.raises(RuntimeError, match="did not converge"):
-        clean_interactions(data.raw_interactions, k_core=5, max_rounds=1)
+        filter_k_core(deduplicate_interactions(data.raw_interactions), 5, max_rounds=1)
 
 
 def test_k_core_of_an_empty_input_is_empty(spark):
-    assert clean_interactions(to_spark(spark, [], RAW_INTERACTIONS), k_core=5).count() == 0
+    assert filter_k_core(deduplicate_interactions(to_spark(spark, [], RAW_INTERACTIONS)), 5).count() == 0
 
 
 def test_deduplicate_items_keeps_first_by_provenance(spark):
@@ -76,12 +76,12 @@ def test_id_maps_are_contiguous_and_ordered_by_raw_id(spark):
     data = synthetic(spark)
     assert_contract(data.id_maps, ID_MAPS)
     maps = rows_of(data.id_maps)
-    clean = rows_of(data.clean)
+    clean = rows_of(data.train_raw)
     for kind, column in [("user", "user_id"), ("item", "item_id")]:
         got = sorted((r["idx"], r["raw_id"]) for r in maps if r["kind"] == kind)
         assert got == list(enumerate(sorted({r[column] for r in clean})))
 
-    indexed = rows_of(index_interactions(data.clean, data.id_maps))
+    indexed = rows_of(index_interactions(data.train_raw, data.id_maps))
     user_idx = {r["raw_id"]: r["idx"] for r in maps if r["kind"] == "user"}
     item_idx = {r["raw_id"]: r["idx"] for r in maps if r["kind"] == "item"}
     expected = [

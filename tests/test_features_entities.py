@@ -13,23 +13,27 @@ from feature_fixtures import (
 from schemas.tables import ITEM_FEATURES, RAW_ITEMS, RAW_REVIEWS, USER_FEATURES
 from transforms.cleaning import deduplicate_items
 from transforms.config import SplitConfig
-from transforms.id_maps import index_interactions
+from transforms.id_maps import build_id_maps
 from transforms.item_features import item_features
-from transforms.splits import split_interactions, split_rows
+from transforms.splits import assign_splits, indexed_splits, split_rows, training_rows
 from transforms.user_features import user_features
 
 
 def test_user_features_match_duckdb(spark):
     data = synthetic(spark)
-    # A time split leaves some users without train rows.
-    splits = split_interactions(index_interactions(data.clean, data.id_maps), SplitConfig(strategy="time", valid_days=10, test_days=45))
-    train = split_rows(splits, "train")
-    got = user_features(train, data.id_maps, cold_max_history=3)
+    # A time split leaves some users without train rows: they get no id, so no features.
+    assigned = assign_splits(data.clean, SplitConfig(strategy="time", valid_days=10, test_days=45))
+    id_maps = build_id_maps(training_rows(assigned))
+    train = split_rows(indexed_splits(assigned, id_maps), "train")
+    got = user_features(train, id_maps, cold_max_history=3)
     assert_contract(got, USER_FEATURES)
     rows = rows_of(got)
-    expected = duckdb_user_features(data.id_maps.toArrow(), train.toArrow(), 3)
+    expected = duckdb_user_features(id_maps.toArrow(), train.toArrow(), 3)
     assert_same_rows(rows, expected, ("user_idx",))
-    assert any(r["history_len"] == 0 and r["is_cold"] and r["first_ts"] is None for r in rows)
+    heldout_only = {r["user_id"] for r in rows_of(assigned)} - {r["user_id"] for r in rows_of(training_rows(assigned))}
+    assert heldout_only, "the time split should leave some users without train rows"
+    assert min(r["history_len"] for r in rows) >= 1
+    assert not heldout_only & {r["user_id"] for r in rows}
 
 
 def test_item_features_match_duckdb(spark):

@@ -23,7 +23,9 @@ from transforms.i2i_synthesis import (
 )
 from transforms.item_features import item_features
 
-CFG = I2ISynthesisConfig(users=8, from_neighbourhood=2, from_categories=2, random_candidates=2, real_pairs_judged=5)
+CFG = I2ISynthesisConfig(
+    users=8, from_neighbourhood=2, from_categories=2, random_candidates=2, real_pairs_judged=5, negative_pairs_judged=4
+)
 
 
 @functools.cache
@@ -54,7 +56,7 @@ def test_generator_prompts_hold_recent_train_history_and_unseen_long_tail_candid
     rows = rows_of(prompts)
     splits = rows_of(data.splits)
     tail = {r["item_idx"] for r in rows_of(items) if r["is_long_tail"]}
-    seen = {(r["user_idx"], r["item_idx"]) for r in splits}
+    seen = {(r["user_idx"], r["item_idx"]) for r in splits if r["split"] == "train"}
     train = _by_user(splits, "train")
     assert len(rows) == CFG.users
     for row in rows:
@@ -94,21 +96,23 @@ def _picks(spark, prompts):
     return spark.createDataFrame(pa.Table.from_pylist(rows, schema=schema))
 
 
-def test_synthetic_timestamps_fall_inside_the_users_training_window(spark, features):
+def test_synthetic_picks_follow_the_training_history_and_precede_the_heldout_window(spark, features):
     data, items, pairs = features
     prompts = rows_of(generator_inputs(data.splits, items, pairs, CFG))
-    synthetic_rows = rows_of(synthetic_interactions(_picks(spark, prompts), data.splits, CFG))
-    train = _by_user(rows_of(data.splits), "train")
+    synthetic_rows = rows_of(synthetic_interactions(_picks(spark, prompts), data.splits))
+    by_user = _by_user(rows_of(data.splits))
     assert len(synthetic_rows) == len(prompts)
     for row in synthetic_rows:
-        times = [r["ts"] for r in train[row["user_idx"]]]
-        assert min(times) <= row["ts"] <= max(times)
+        train = [r["ts"] for r in by_user[row["user_idx"]] if r["split"] == "train"]
+        heldout = [r["ts"] for r in by_user[row["user_idx"]] if r["split"] != "train"]
+        assert row["ts"] == max(train)
+        assert all(row["ts"] <= ts for ts in heldout)
 
 
-def test_discriminator_judges_every_synthetic_pair_and_a_sample_of_real_ones(spark, features):
+def test_discriminator_judges_synthetic_real_and_negative_pairs_with_only_their_past(spark, features):
     data, items, pairs = features
     prompts = rows_of(generator_inputs(data.splits, items, pairs, CFG))
-    synthetic_df = synthetic_interactions(_picks(spark, prompts), data.splits, CFG)
+    synthetic_df = synthetic_interactions(_picks(spark, prompts), data.splits)
     judged = discriminator_inputs(synthetic_df, data.splits, items, CFG)
     assert_contract(judged, I2I_DISCRIMINATOR_INPUTS)
     rows = rows_of(judged)
@@ -117,22 +121,29 @@ def test_discriminator_judges_every_synthetic_pair_and_a_sample_of_real_ones(spa
     assert sum(r["source"] == "synthetic" for r in rows) == len(prompts)
     real = [r for r in rows if r["source"] == "real"]
     assert len(real) == CFG.real_pairs_judged
+    order = lambda r: (r["ts"], r["item_idx"])  # noqa: E731
     for row in real:
         assert (row["user_idx"], row["item_idx"]) in train_pairs
-        # The judge sees the user's latest other training items, never the judged item itself.
-        others = sorted((r for r in train[row["user_idx"]] if r["item_idx"] != row["item_idx"]), key=lambda r: (r["ts"], r["item_idx"]))
-        expected = [r["item_idx"] for r in others][-CFG.judge_history_length :]
-        assert [int(h["id"]) for h in row["history"]] == expected
+        # The judge sees the user's latest training items before the judged one, never after it.
+        judged = next(r for r in train[row["user_idx"]] if r["item_idx"] == row["item_idx"])
+        before = sorted((r for r in train[row["user_idx"]] if order(r) < order(judged)), key=order)
+        assert [int(h["id"]) for h in row["history"]] == [r["item_idx"] for r in before][-CFG.judge_history_length :]
+    negatives = [r for r in rows if r["source"] == "negative"]
+    assert len(negatives) == CFG.negative_pairs_judged
+    for row in negatives:
+        assert (row["user_idx"], row["item_idx"]) not in train_pairs
+        recent = sorted(train[row["user_idx"]], key=order)[-CFG.judge_history_length :]
+        assert [int(h["id"]) for h in row["history"]] == [r["item_idx"] for r in recent]
 
 
 def _judgements(spark, rows):
     return spark.createDataFrame(pa.Table.from_pylist(rows, schema=I2I_JUDGEMENTS))
 
 
-def test_fusion_keeps_judged_synthetic_pairs_and_never_touches_heldout_pairs(spark, features):
+def test_fusion_keeps_judged_synthetic_pairs_and_no_heldout_row(spark, features):
     data, items, pairs = features
     prompts = rows_of(generator_inputs(data.splits, items, pairs, CFG))
-    synthetic_df = synthetic_interactions(_picks(spark, prompts), data.splits, CFG)
+    synthetic_df = synthetic_interactions(_picks(spark, prompts), data.splits)
     synthetic_rows = rows_of(synthetic_df)
     train_rows = [r for r in rows_of(data.splits) if r["split"] == "train"]
     dropped_real, judged_real = train_rows[0], train_rows[1]
@@ -153,8 +164,8 @@ def test_fusion_keeps_judged_synthetic_pairs_and_never_touches_heldout_pairs(spa
     fused = fused_interactions(data.splits, synthetic_df, judgements)
     assert_contract(fused, I2I_TRAIN_INTERACTIONS)
     rows = {(r["user_idx"], r["item_idx"]): r for r in rows_of(fused)}
-    heldout = {(r["user_idx"], r["item_idx"]) for r in rows_of(data.splits) if r["split"] != "train"}
-    assert not heldout & set(rows)
+    heldout = {(r["user_idx"], r["item_idx"], r["ts"]) for r in rows_of(data.splits) if r["split"] != "train"}
+    assert not heldout & {(u, i, r["ts"]) for (u, i), r in rows.items() if r["source"] == "real"}
     assert len(rows) == len(train_rows) - 1 + 1
     key = lambda r: (r["user_idx"], r["item_idx"])  # noqa: E731
     assert rows[key(kept_synthetic)]["source"] == "synthetic" and rows[key(kept_synthetic)]["judge_p_yes"] == 0.95
@@ -168,7 +179,7 @@ def test_sft_examples_target_the_last_training_item_and_weight_long_tail_targets
     data, items, pairs = features
     generator, discriminator = sft_examples(data.splits, items, CFG)
     tail = {r["item_idx"] for r in rows_of(items) if r["is_long_tail"]}
-    seen = {(r["user_idx"], r["item_idx"]) for r in rows_of(data.splits)}
+    seen = {(r["user_idx"], r["item_idx"]) for r in rows_of(data.splits) if r["split"] == "train"}
     train = _by_user(rows_of(data.splits), "train")
     rows = rows_of(generator)
     assert len(rows) == sum(len(v) >= 2 for v in train.values())

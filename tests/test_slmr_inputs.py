@@ -35,14 +35,14 @@ def features(spark):
     return _features(spark)
 
 
-def test_candidate_sets_follow_their_rules_and_exclude_every_seen_item(features):
+def test_candidate_sets_follow_their_rules_and_exclude_every_training_item(features):
     data, items, users = features
     sets = candidate_sets(data.splits, users, items, CFG)
     assert_contract(sets, SLMR_CANDIDATES)
     rows = rows_of(sets)
     item_rows = {r["item_idx"]: r for r in rows_of(items)}
     user_rows = {r["user_idx"]: r for r in rows_of(users)}
-    seen = {(r["user_idx"], r["item_idx"]) for r in rows_of(data.splits)}
+    seen = {(r["user_idx"], r["item_idx"]) for r in rows_of(data.splits) if r["split"] == "train"}
     popular = _popular_pool({i: r["popularity"] for i, r in item_rows.items()})
     by_popularity = sorted(item_rows, key=lambda i: (item_rows[i]["popularity"], item_rows[i]["item_id"]))
     tail = set(by_popularity[: int(len(by_popularity) * CFG.tail_quantile)])
@@ -189,11 +189,13 @@ def test_pairs_keep_the_largest_gaps_with_gate_inputs(spark, features):
     for r in real_scores:
         by_prompt[(r["user_idx"], r["candidate_set"])].append(r)
     for prompt, rows in by_prompt.items():
-        candidates = [(a, b) for a, b in permutations(rows, 2) if a["score"] > b["score"]]
+        given = [r for r in rows if not r["is_missing"]]
+        candidates = [(a, b) for a, b in permutations(given, 2) if a["score"] > b["score"]]
         candidates.sort(key=lambda p: (-(p[0]["score"] - p[1]["score"]), p[0]["item_idx"], p[1]["item_idx"]))
         expected += [(*prompt, a["item_idx"], b["item_idx"]) for a, b in candidates[: cfg.pairs_per_user]]
     assert sorted((r["user_idx"], r["candidate_set"], r["item_i"], r["item_j"]) for r in got) == sorted(expected)
-    assert len(got) == 3  # prompt 1 has 5 ordered pairs, cut to 3; the others have none
+    # Prompt 1 has 2 ordered pairs once its missing score is left out; the others have none.
+    assert len(got) == 2
 
     item_rows = {r["item_idx"]: r for r in rows_of(items)}
     user_rows = {r["user_idx"]: r for r in rows_of(users)}
@@ -202,3 +204,18 @@ def test_pairs_keep_the_largest_gaps_with_gate_inputs(spark, features):
         assert (r["hist_len"], r["is_cold"]) == (user_rows[r["user_idx"]]["history_len"], user_rows[r["user_idx"]]["is_cold"])
         assert (r["pop_i"], r["tail_i"]) == (item_rows[r["item_i"]]["popularity"], item_rows[r["item_i"]]["is_long_tail"])
         assert (r["pop_j"], r["tail_j"]) == (item_rows[r["item_j"]]["popularity"], item_rows[r["item_j"]]["is_long_tail"])
+
+
+def test_long_tail_prompts_give_only_pairs_with_their_tail_item(spark, features):
+    data, items, users = features
+    item_rows = sorted(rows_of(items), key=lambda r: (r["popularity"], r["item_id"]))
+    tail_item = item_rows[0]["item_idx"]  # the least popular item is in every bottom quantile
+    popular = [r["item_idx"] for r in item_rows[-3:]]
+    user = rows_of(users)[0]["user_idx"]
+    raw = [(user, "long_tail", item, score) for item, score in zip([tail_item, *popular], [0.5, 0.9, 0.6, 0.1])]
+    rows = [dict(zip(["user_idx", "candidate_set", "item_idx", "raw_score"], r)) for r in raw]
+    scores = normalized_scores(spark.createDataFrame(pa.Table.from_pylist(rows, schema=SLMR_RAW_SCORES)), CFG)
+    got = rows_of(pairwise_supervision(scores, users, items, CFG.model_copy(update={"pairs_per_user": 10})))
+    # 6 ordered pairs have s_i > s_j; the 3 that involve the tail item are kept.
+    assert len(got) == 3
+    assert all(tail_item in (r["item_i"], r["item_j"]) for r in got)

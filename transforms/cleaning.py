@@ -3,7 +3,7 @@
 - Interactions: one row per (user_id, item_id), the latest `ts`; ties go to the higher rating
   (a null rating loses), then to the lower (source_file, source_line), so the choice is
   deterministic.
-- k-core (k >= 2): repeatedly drop the interactions of users and of items with fewer than k
+- k-core (k >= 2), applied to training rows (the held-out rule): repeatedly drop the interactions of users and of items with fewer than k
   interactions until every remaining user and item has at least k. The result is the unique
   maximal such subset. Each round is checkpointed so the query plan does not grow with the
   number of rounds.
@@ -52,12 +52,6 @@ def filter_k_core(interactions: DataFrame, k: int, max_rounds: int = DEFAULT_K_C
             return kept.select(interactions.columns)
         current, n_current = kept, n_kept
     raise RuntimeError(f"{k}-core filtering did not converge within {max_rounds} rounds; raise the bound")
-
-
-def clean_interactions(
-    raw_interactions: DataFrame, k_core: int, max_rounds: int = DEFAULT_K_CORE_MAX_ROUNDS
-) -> DataFrame:
-    return filter_k_core(deduplicate_interactions(raw_interactions), k_core, max_rounds)
 
 
 def deduplicate_items(raw_items: DataFrame) -> DataFrame:

@@ -14,6 +14,8 @@ class SplitConfig(BaseModel):
     # time strategy: the last `test_days` days are test, the `valid_days` before them valid.
     valid_days: int = Field(7, ge=1)
     test_days: int = Field(7, ge=1)
+    # leave_last_out: the seed of the hash that orders a user's interactions with equal ts.
+    seed: int = 0
 
 
 class I2IConfig(BaseModel):
@@ -53,6 +55,9 @@ class I2ISynthesisConfig(BaseModel):
     random_candidates: int = Field(2, ge=0)
     max_picks: int = Field(3, ge=1, description="k: picks per generator prompt")
     real_pairs_judged: int = Field(8, ge=0, description="sampled real training pairs the discriminator also judges")
+    negative_pairs_judged: int = Field(
+        8, ge=0, description="sampled (user, never-interacted item) pairs the discriminator judges, for its AUC"
+    )
     # The discriminator sees a shorter history: it runs once per pair, and with log-probabilities
     # on, llama.cpp's cost grows with every prompt token.
     judge_history_length: int = Field(5, ge=1)

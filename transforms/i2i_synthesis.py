@@ -1,10 +1,11 @@
 """LLM-I2I data preparation around the LLM jobs: generator and discriminator inputs, synthetic
 timestamps, the fused training interactions and the SFT examples.
 
-Leakage rules: prompts show training interactions only; candidates exclude every item the user
-has in any split, so a synthetic pair never repeats a valid or test pair; a synthetic timestamp
-lies between the user's first and last training timestamps, so it is inside the training window
-and before the user's held-out interactions.
+The held-out rule: every input here is training data. Prompts show training interactions only;
+candidates exclude the user's training items only (excluding held-out items too would tell the
+generator what the future holds); a synthetic pick is timestamped at the user's last training
+interaction, so it follows the history that motivated it and is never later than the user's
+held-out interactions; a real pair is judged with the history before it.
 """
 
 from __future__ import annotations
@@ -88,42 +89,62 @@ def generator_inputs(
     train = splits.filter(F.col("split") == "train")
     texts = item_texts(item_features)
     users = select_users(train, item_features, cfg)
-    candidates = _candidates(users, train, interacted(splits), item_features, i2i_pairs, cfg).join(texts, "item_idx")
+    candidates = _candidates(users, train, interacted(train), item_features, i2i_pairs, cfg).join(texts, "item_idx")
     # Shown in a seeded order, so the model's position bias does not favour one tier.
     listed = collect_items(candidates, "user_idx", [seeded_hash(cfg.seed, "i2i-order", "user_idx", "item_idx")], "candidates")
     histories = recent_histories(users.join(train, "user_idx"), texts, cfg.history_length)
     return conform(histories.join(listed, "user_idx"), I2I_GENERATOR_INPUTS)
 
 
-def synthetic_interactions(picks: DataFrame, splits: DataFrame, cfg: I2ISynthesisConfig) -> DataFrame:
-    """The generator's picks with a timestamp between the user's first and last training ones."""
-    window = (
-        splits.filter(F.col("split") == "train")
-        .groupBy("user_idx")
-        .agg(F.min("ts").cast("long").alias("_first"), F.max("ts").cast("long").alias("_last"))
-    )
-    offset = F.pmod(seeded_hash(cfg.seed, "i2i-ts", "user_idx", "item_idx"), F.col("_last") - F.col("_first") + 1)
-    timed = picks.join(window, "user_idx").withColumn("ts", (F.col("_first") + offset).cast("timestamp"))
-    return conform(timed, I2I_SYNTHETIC)
+def synthetic_interactions(picks: DataFrame, splits: DataFrame) -> DataFrame:
+    """The generator's picks, each at the user's last training timestamp: a pick is the next item
+    after the history it was chosen from, and leave-last-out holds out nothing earlier than that."""
+    last = splits.filter(F.col("split") == "train").groupBy("user_idx").agg(F.max("ts").alias("ts"))
+    return conform(picks.join(last, "user_idx"), I2I_SYNTHETIC)
+
+
+def _negative_pairs(train: DataFrame, item_features: DataFrame, cfg: I2ISynthesisConfig) -> DataFrame:
+    """Seeded (user, item) pairs of sampled training users and items they never interacted with:
+    the negatives against which the judge's P(yes) on real pairs is measured (its AUC)."""
+    users = seeded_sample(train.select("user_idx").distinct(), "user_idx", cfg.negative_pairs_judged, cfg.seed, "i2i-negative-users")
+    seen = interacted(train)
+    pool = pool_for_unseen(item_features, seen, 1, cfg.seed, "i2i-negative-pool")
+    unseen = users.crossJoin(pool).join(seen, ["user_idx", "item_idx"], "left_anti")
+    return sample_per_user(unseen, 1, cfg.seed, "i2i-negatives").select("user_idx", "item_idx")
 
 
 def discriminator_inputs(
     synthetic: DataFrame, splits: DataFrame, item_features: DataFrame, cfg: I2ISynthesisConfig
 ) -> DataFrame:
-    """Every synthetic pair and a seeded sample of real training pairs, each with the user's recent
-    history (a real pair's own item left out of it) and the judged item's text."""
+    """Every synthetic pair, a seeded sample of real training pairs and of negative pairs (items the
+    user never interacted with), each with the user's recent history and the judged item's text.
+
+    A real pair's history is what came before it in the user's (ts, item_idx) order, so the judge
+    never sees the future of the pair it judges; synthetic and negative pairs see the whole
+    training history, as a pick made after it would."""
     train = splits.filter(F.col("split") == "train")
     texts = item_texts(item_features)
     real = seeded_sample(
         train.withColumn("_pair", F.concat_ws(":", "user_idx", "item_idx")), "_pair", cfg.real_pairs_judged, cfg.seed, "i2i-real"
-    ).select("user_idx", "item_idx", F.lit("real").alias("source"))
-    pairs = synthetic.select("user_idx", "item_idx", F.lit("synthetic").alias("source")).unionByName(real)
+    ).select("user_idx", "item_idx", F.lit("real").alias("source"), "ts")
+    pairs = (
+        synthetic.select("user_idx", "item_idx", F.lit("synthetic").alias("source"), F.lit(None).cast("timestamp").alias("ts"))
+        .unionByName(_negative_pairs(train, item_features, cfg).select("*", F.lit("negative").alias("source")), allowMissingColumns=True)
+        .unionByName(real)
+    )
     pair_key = ["user_idx", "item_idx", "source"]
-    others = pairs.join(train.select("user_idx", F.col("item_idx").alias("history_item"), "ts"), "user_idx").filter(
-        F.col("history_item") != F.col("item_idx")
+    history = train.select("user_idx", F.col("item_idx").alias("history_item"), F.col("ts").alias("history_ts"))
+    before_pair = F.col("ts").isNull() | (F.col("history_ts") < F.col("ts")) | (
+        (F.col("history_ts") == F.col("ts")) & (F.col("history_item") < F.col("item_idx"))
+    )
+    others = (
+        pairs.join(history, "user_idx")
+        .filter(before_pair & (F.col("history_item") != F.col("item_idx")))
+        .drop("ts")
+        .withColumnRenamed("history_ts", "ts")
     )
     histories = recent_histories(others, texts, cfg.judge_history_length, pair_key, item="history_item")
-    judged = pairs.join(texts, "item_idx").select(*pair_key, F.col("prompt_item.text").alias("item"))
+    judged = pairs.drop("ts").join(texts, "item_idx").select(*pair_key, F.col("prompt_item.text").alias("item"))
     # A user whose only training item is the judged one is asked with an empty history.
     with_history = judged.join(histories, pair_key, "left").withColumn(
         "history", F.coalesce("history", F.array().cast(PROMPT_ITEMS_TYPE))
@@ -174,7 +195,7 @@ def sft_examples(splits: DataFrame, item_features: DataFrame, cfg: I2ISynthesisC
     histories = recent_histories(ranked.filter(F.col("_rank") > 1).drop("_rank"), texts, cfg.history_length)
     targets = targets.join(histories, "user_idx")  # users with at least two training items
     negatives_needed = max(cfg.candidates - 1, cfg.sft_negatives_per_positive)
-    seen = interacted(splits)
+    seen = interacted(train)
     pool = pool_for_unseen(item_features, seen, negatives_needed, cfg.seed, "sft-pool")
     negatives = sample_per_user(
         targets.select("user_idx").crossJoin(pool).join(seen, ["user_idx", "item_idx"], "left_anti"),

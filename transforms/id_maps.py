@@ -1,7 +1,9 @@
 """Contiguous int32 indices for raw user and item ids.
 
-Per kind, `idx` runs 0..n-1 in ascending `raw_id` order, so the same set of ids always gets the
-same indices. Built with the DataFrame API only (a global window), so it also runs under Spark
+Built from training interactions only (`transforms.splits.training_rows`): an id that occurs only
+in valid or test rows gets no index, so the set of users and items the training side knows, and
+every index, is the same whatever the held-out rows are. Per kind, `idx` runs 0..n-1 in ascending
+`raw_id` order, so the same set of ids always gets the same indices. Built with the DataFrame API only (a global window), so it also runs under Spark
 Connect; the window gathers the distinct ids of one kind in one partition, which is fine for
 tens of millions of ids.
 """
@@ -23,9 +25,10 @@ def _index(ids: DataFrame, kind: str) -> DataFrame:
     )
 
 
-def build_id_maps(clean: DataFrame) -> DataFrame:
-    users = _index(clean.select(F.col("user_id").alias("raw_id")), "user")
-    items = _index(clean.select(F.col("item_id").alias("raw_id")), "item")
+def build_id_maps(train: DataFrame) -> DataFrame:
+    """id_maps of the users and items of `train` (raw-id interactions)."""
+    users = _index(train.select(F.col("user_id").alias("raw_id")), "user")
+    items = _index(train.select(F.col("item_id").alias("raw_id")), "item")
     return conform(users.unionByName(items), ID_MAPS)
 
 

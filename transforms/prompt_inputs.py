@@ -42,9 +42,19 @@ def pool_for_unseen(items: DataFrame, seen: DataFrame, needed: int, seed: int, s
     return seeded_sample(items.select("item_idx"), "item_idx", needed + longest, seed, salt)
 
 
+#: Characters of a title and of a category in a prompt item's text: each is capped on its own, so a
+#: long title never pushes the category out of a prompt (the tasks cap the whole text at 90).
+TITLE_CHARS = 60
+CATEGORY_CHARS = 27
+
+
 def item_texts(item_features: DataFrame) -> DataFrame:
-    """item_idx -> the prompt item {"id": item_idx, "text": "title | category"}."""
-    text = F.concat_ws(" | ", "title", "category")
+    """item_idx -> the prompt item {"id": item_idx, "text": "title | category"}, each part capped."""
+
+    def capped(column: str, chars: int) -> Column:
+        return F.rtrim(F.substring(F.col(column), 1, chars))
+
+    text = F.concat_ws(" | ", capped("title", TITLE_CHARS), capped("category", CATEGORY_CHARS))
     return item_features.select(
         "item_idx", F.struct(F.col("item_idx").cast("string").alias("id"), text.alias("text")).alias("prompt_item")
     )
@@ -69,6 +79,7 @@ def recent_histories(
     return collect_items(with_text, key, [F.col("ts"), F.col(item)], "history")
 
 
-def interacted(splits: DataFrame) -> DataFrame:
-    """Every (user_idx, item_idx) seen in any split: what candidates and synthetic pairs exclude."""
-    return splits.select("user_idx", "item_idx").distinct()
+def interacted(train: DataFrame) -> DataFrame:
+    """Every training (user_idx, item_idx): what candidates and synthetic pairs exclude. Held-out
+    pairs are not excluded: excluding them would tell the training side what the future holds."""
+    return train.select("user_idx", "item_idx").distinct()

@@ -1,15 +1,17 @@
 """S-LLMR data preparation around the scoring job: candidate sets, score normalization, and the
 pairwise supervision with the gate's inputs.
 
-Candidate sets (each prompt is one user and one set; candidates exclude every item the user has
-in any split, and every draw is seeded):
+Candidate sets (each prompt is one user and one set; candidates exclude the user's training items
+only, since excluding held-out ones would leak them, and every draw is seeded):
 - popular: sampled users with N items drawn from the top-M popular items (`popular_items`);
 - cold_diverse: sampled cold users with N items spread over categories (each category's three
   most popular items form the pool; a category's second item comes only after every category's
   first, and so on);
 - long_tail: items of the bottom `tail_quantile` by popularity, each placed before sampled users,
   the rest of those users' N candidates drawn from the top-M popular items.
-Pairs are formed within one prompt, whose scores share a scale.
+Pairs are formed within one prompt, whose scores share a scale, from scores the model gave (a
+missing score is a filler, not a preference); a long_tail prompt gives only pairs with its tail
+item, the supervision it exists for.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ def popular_items(item_features: DataFrame, m: int) -> DataFrame:
 def candidate_sets(splits: DataFrame, user_features: DataFrame, item_features: DataFrame, cfg: SLMRConfig) -> DataFrame:
     """One row per (user, candidate set): recent history and candidates (SLMR_CANDIDATES)."""
     train = splits.filter(F.col("split") == "train")
-    seen = interacted(splits)
+    seen = interacted(train)
 
     def unseen(pairs: DataFrame) -> DataFrame:
         return pairs.join(seen, ["user_idx", "item_idx"], "left_anti")
@@ -129,10 +131,22 @@ def pairwise_supervision(
     scores: DataFrame, user_features: DataFrame, item_features: DataFrame, cfg: SLMRConfig
 ) -> DataFrame:
     """Within each prompt, the pairs (i, j) with s_i > s_j of the K largest gaps (ties: item_i,
-    item_j ascending), with the gate's inputs (LLM_PAIRWISE_SUPERVISION)."""
-    left = scores.select(*PROMPT, F.col("item_idx").alias("item_i"), F.col("score").alias("s_i"))
-    right = scores.select(*PROMPT, F.col("item_idx").alias("item_j"), F.col("score").alias("s_j"))
-    pairs = left.join(right, PROMPT).filter(F.col("s_i") > F.col("s_j")).withColumn("gap", F.col("s_i") - F.col("s_j"))
+    item_j ascending), with the gate's inputs (LLM_PAIRWISE_SUPERVISION). Missing scores form no
+    pair; in a long_tail prompt, every pair has the prompt's tail item on one side."""
+    tail = _tail_items(item_features, cfg.tail_quantile).withColumn("_tail", F.lit(True))
+    given = (
+        scores.filter(~F.col("is_missing"))
+        .join(F.broadcast(tail), "item_idx", "left")
+        .withColumn("_tail", F.coalesce("_tail", F.lit(False)))
+    )
+    left = given.select(*PROMPT, F.col("item_idx").alias("item_i"), F.col("score").alias("s_i"), F.col("_tail").alias("_tail_i"))
+    right = given.select(*PROMPT, F.col("item_idx").alias("item_j"), F.col("score").alias("s_j"), F.col("_tail").alias("_tail_j"))
+    pairs = (
+        left.join(right, PROMPT)
+        .filter(F.col("s_i") > F.col("s_j"))
+        .filter((F.col("candidate_set") != "long_tail") | F.col("_tail_i") | F.col("_tail_j"))
+        .withColumn("gap", F.col("s_i") - F.col("s_j"))
+    )
     largest = first_n_per(pairs, PROMPT, cfg.pairs_per_user, [F.col("gap").desc(), F.col("item_i"), F.col("item_j")])
     items = item_features.select("item_idx", "popularity", "is_long_tail")
     gated = (

@@ -1,7 +1,12 @@
-"""Train / valid / test splits of indexed interactions.
+"""Train / valid / test assignment of clean interactions, on raw ids.
 
-- leave_last_out: per user, interactions ordered by (ts, item_idx); the last is "test", the one
-  before "valid", the rest "train". Users with fewer than `min_history_for_holdout`
+The split comes first, before any id is indexed, so that nothing on the training side (which ids
+exist, their indices, every feature) depends on valid or test rows (DESIGN.md, the held-out rule).
+
+- leave_last_out: per user, interactions ordered by (ts, tie-break); the last is "test", the one
+  before "valid", the rest "train". The tie-break between interactions of one user at the same
+  ts (day-resolution sources have many) is the MD5 of "seed:user_id:item_id", so no item wins a
+  tie for having a high id, and any engine (DuckDB, Python) reproduces the order. Users with fewer than `min_history_for_holdout`
   interactions keep everything in train. Holdout rows are never older than the user's train rows.
 - time: with T the latest ts overall, rows with ts > T - test_days are "test", rows with
   T - test_days - valid_days < ts <= T - test_days are "valid", the rest "train"; so every train ts
@@ -11,20 +16,26 @@ Every input row appears exactly once.
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from schemas.tables import SPLITS
 from transforms.config import SplitConfig
+from transforms.id_maps import with_indices
 from transforms.tables import conform
 
 _DAY_SECONDS = 86_400
 
 
-def _leave_last_out(indexed: DataFrame, min_history: int) -> DataFrame:
-    by_user = Window.partitionBy("user_idx")
-    from_last = F.row_number().over(by_user.orderBy(F.col("ts").desc(), F.col("item_idx").desc()))
-    return indexed.withColumn(
+def tie_break(seed: int) -> Column:
+    """The leave-last-out order among one user's interactions with equal ts."""
+    return F.md5(F.concat_ws(":", F.lit(str(seed)), F.col("user_id"), F.col("item_id")))
+
+
+def _leave_last_out(clean: DataFrame, min_history: int, seed: int) -> DataFrame:
+    by_user = Window.partitionBy("user_id")
+    from_last = F.row_number().over(by_user.orderBy(F.col("ts").desc(), tie_break(seed).desc()))
+    return clean.withColumn(
         "split",
         F.when(F.count(F.lit(1)).over(by_user) < min_history, "train")
         .when(from_last == 1, "test")
@@ -33,21 +44,32 @@ def _leave_last_out(indexed: DataFrame, min_history: int) -> DataFrame:
     )
 
 
-def _time(indexed: DataFrame, valid_days: int, test_days: int) -> DataFrame:
-    latest = indexed.agg(F.max(F.col("ts").cast("long")).alias("_latest"))
+def _time(clean: DataFrame, valid_days: int, test_days: int) -> DataFrame:
+    latest = clean.agg(F.max(F.col("ts").cast("long")).alias("_latest"))
     seconds = F.col("ts").cast("long")
     test_cut = F.col("_latest") - test_days * _DAY_SECONDS
     valid_cut = test_cut - valid_days * _DAY_SECONDS
     split = F.when(seconds > test_cut, "test").when(seconds > valid_cut, "valid").otherwise("train")
-    return indexed.crossJoin(F.broadcast(latest)).withColumn("split", split)
+    return clean.crossJoin(F.broadcast(latest)).withColumn("split", split).drop("_latest")
 
 
-def split_interactions(indexed: DataFrame, cfg: SplitConfig) -> DataFrame:
+def assign_splits(clean: DataFrame, cfg: SplitConfig) -> DataFrame:
+    """Clean interactions (raw ids) with a `split` column."""
     if cfg.strategy == "leave_last_out":
-        split = _leave_last_out(indexed, cfg.min_history_for_holdout)
-    else:
-        split = _time(indexed, cfg.valid_days, cfg.test_days)
-    return conform(split, SPLITS)
+        return _leave_last_out(clean, cfg.min_history_for_holdout, cfg.seed)
+    return _time(clean, cfg.valid_days, cfg.test_days)
+
+
+def training_rows(assigned: DataFrame) -> DataFrame:
+    """The train rows of `assign_splits`' output: all that id_maps may be built from."""
+    return assigned.filter(F.col("split") == "train")
+
+
+def indexed_splits(assigned: DataFrame, id_maps: DataFrame) -> DataFrame:
+    """`assign_splits`' rows as SPLITS. A held-out row whose user or item has no training
+    interaction is not in id_maps and is dropped: no model trained on the training side can
+    score it."""
+    return conform(with_indices(assigned, id_maps), SPLITS)
 
 
 def split_rows(splits: DataFrame, name: str) -> DataFrame:

@@ -11,14 +11,14 @@ from pyspark.sql import functions as F
 from dagster_project.assets.table_io import parquet_rows, read_spark, write_spark
 from dagster_project.partitions import daily_partitions
 from dagster_project.resources import FeaturesResource, SparkResource, WarehouseResource
-from transforms.cleaning import clean_interactions, deduplicate_items
+from transforms.cleaning import deduplicate_interactions, deduplicate_items, filter_k_core
 from transforms.config import FeatureConfig
 from transforms.i2i import i2i_pairs
-from transforms.id_maps import build_id_maps, index_interactions
+from transforms.id_maps import build_id_maps
 from transforms.item_features import item_features
 from transforms.review_bundles import review_bundles
 from transforms.sequences import user_sequences
-from transforms.splits import split_interactions
+from transforms.splits import assign_splits, indexed_splits, training_rows
 from transforms.user_features import user_features
 
 Inputs = Mapping[str, DataFrame]
@@ -34,42 +34,50 @@ class FeatureTable:
     description: str
     inputs: tuple[str, ...]  # "<layer>/<table>" of the warehouse tables it reads
     build: Callable[[Inputs, FeatureConfig], DataFrame]
-    # Extra numbers for the UI, computed on the table as written.
-    summarize: Callable[[DataFrame], dict] = field(default=lambda df: {})
+    # Extra numbers for the UI, computed on the table as written (and its inputs).
+    summarize: Callable[[DataFrame, Inputs, FeatureConfig], dict] = field(default=lambda df, t, cfg: {})
 
 
 FEATURE_TABLES = [
     FeatureTable(
         "clean_interactions",
-        "One interaction per (user, item), the latest; optional k-core filter.",
+        "One interaction per (user, item), the latest.",
         ("raw/interactions",),
-        lambda t, cfg: clean_interactions(t["raw/interactions"], cfg.k_core, cfg.k_core_max_rounds),
+        lambda t, cfg: deduplicate_interactions(t["raw/interactions"]),
     ),
     FeatureTable(
         "id_maps",
-        "Contiguous int32 user_idx / item_idx for GPU embedding tables.",
+        "Contiguous int32 user_idx / item_idx for GPU embedding tables, of the users and items with a training interaction.",
         ("features/clean_interactions",),
-        lambda t, cfg: build_id_maps(t["features/clean_interactions"]),
-        lambda df: {
+        # The optional k-core runs on training rows, so held-out rows cannot decide who stays.
+        lambda t, cfg: build_id_maps(
+            filter_k_core(
+                training_rows(assign_splits(t["features/clean_interactions"], cfg.split)), cfg.k_core, cfg.k_core_max_rounds
+            )
+        ),
+        lambda df, t, cfg: {
             "users": df.where(F.col("kind") == "user").count(),
             "items": df.where(F.col("kind") == "item").count(),
         },
     ),
     FeatureTable(
         "splits",
-        "Train / valid / test assignment of every clean interaction.",
+        "Train / valid / test assignment of the clean interactions whose user and item are in id_maps.",
         ("features/clean_interactions", "features/id_maps"),
-        lambda t, cfg: split_interactions(
-            index_interactions(t["features/clean_interactions"], t["features/id_maps"]), cfg.split
-        ),
-        lambda df: {f"{row['split']}_rows": row["count"] for row in df.groupBy("split").count().collect()},
+        lambda t, cfg: indexed_splits(assign_splits(t["features/clean_interactions"], cfg.split), t["features/id_maps"]),
+        lambda df, t, cfg: {
+            **{f"{row['split']}_rows": row["count"] for row in df.groupBy("split").count().collect()},
+            # Held-out rows of a user or item with no training interaction, and train rows outside
+            # the k-core (see indexed_splits).
+            "rows_without_training_ids": t["features/clean_interactions"].count() - df.count(),
+        },
     ),
     FeatureTable(
         "user_features",
         "Per user: history length, cold flag, rating stats, activity span (train rows only).",
         ("features/splits", "features/id_maps"),
         lambda t, cfg: user_features(_train(t), t["features/id_maps"], cfg.cold_max_history),
-        lambda df: {"cold_users": df.where("is_cold").count()},
+        lambda df, t, cfg: {"cold_users": df.where("is_cold").count()},
     ),
     FeatureTable(
         "item_features",
@@ -82,7 +90,7 @@ FEATURE_TABLES = [
             t["raw/reviews"],
             cfg.long_tail_quantile,
         ),
-        lambda df: {
+        lambda df, t, cfg: {
             "long_tail_items": df.where("is_long_tail").count(),
             "items_without_metadata": df.where(~F.col("has_metadata")).count(),
             "fallback_titles": df.where("title_is_fallback").count(),
@@ -99,7 +107,7 @@ FEATURE_TABLES = [
         "Top-K item neighbours by Swing and by co-occurrence on training interactions.",
         ("features/splits",),
         lambda t, cfg: i2i_pairs(_train(t), cfg.i2i),
-        lambda df: {f"{row['method']}_pairs": row["count"] for row in df.groupBy("method").count().collect()},
+        lambda df, t, cfg: {f"{row['method']}_pairs": row["count"] for row in df.groupBy("method").count().collect()},
     ),
     FeatureTable(
         "review_bundles",
@@ -108,7 +116,7 @@ FEATURE_TABLES = [
         lambda t, cfg: review_bundles(
             t["raw/reviews"], t["features/id_maps"], _train(t), cfg.max_reviews_per_entity, cfg.seed
         ),
-        lambda df: {f"{row['entity_kind']}_bundles": row["count"] for row in df.groupBy("entity_kind").count().collect()},
+        lambda df, t, cfg: {f"{row['entity_kind']}_bundles": row["count"] for row in df.groupBy("entity_kind").count().collect()},
     ),
 ]
 
@@ -140,7 +148,7 @@ def _feature_asset(table: FeatureTable) -> dg.AssetsDefinition:
                 "rows": parquet_rows(wh, final),
                 "path": dg.MetadataValue.path(final),
                 "seconds": round(time.monotonic() - started, 2),
-                **table.summarize(written),
+                **table.summarize(written, inputs, features.config()),
             }
         )
 

@@ -32,7 +32,7 @@ GROUP = "llm_i2i"
     group_name=GROUP,
     deps=[asset_key("features/splits"), asset_key("features/item_features"), asset_key("features/i2i_pairs")],
     partitions_def=daily_partitions,
-    description="Generator: per selected user, up to k long-tail items picked from C candidates, timestamped in the training window.",
+    description="Generator: per selected user, up to k long-tail items picked from C candidates, timestamped at the user's last training interaction.",
 )
 def i2i_synthetic(
     context: dg.AssetExecutionContext,
@@ -51,7 +51,7 @@ def i2i_synthetic(
     ).toArrow()
     result, accepted = run_task(llm, wh, generator_task(cfg.max_picks), rows, partition)
     picks = synthetic_picks(accepted)
-    synthetic = synthetic_interactions(session.createDataFrame(picks), splits, cfg)
+    synthetic = synthetic_interactions(session.createDataFrame(picks), splits)
     path = write_spark(synthetic, wh, "llm/i2i_synthetic", partition)
     return dg.MaterializeResult(
         metadata={
@@ -69,7 +69,7 @@ def i2i_synthetic(
     group_name=GROUP,
     deps=[asset_key("llm/i2i_synthetic"), asset_key("features/splits"), asset_key("features/item_features")],
     partitions_def=daily_partitions,
-    description="Discriminator: P(yes) for every synthetic pair and a sample of real ones; `kept` applies the thresholds.",
+    description="Discriminator: P(yes) for every synthetic pair, a sample of real ones and of random negatives; `kept` applies the thresholds.",
 )
 def i2i_judgements(
     context: dg.AssetExecutionContext,
@@ -96,6 +96,7 @@ def i2i_judgements(
             "synthetic_kept": counts[("synthetic", True)],
             "real_judged": counts[("real", True)] + counts[("real", False)],
             "real_dropped": counts[("real", False)],
+            "negatives_judged": counts[("negative", False)],
             "p_yes_from": "logprobs" if logprobs else "confidence",
             "path": dg.MetadataValue.path(path),
             **job_metadata(result),

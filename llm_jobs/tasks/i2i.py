@@ -115,9 +115,18 @@ def synthetic_picks(accepted: pa.Table) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=SYNTHETIC_PICKS)
 
 
+def _kept(source: str, p_yes: float, keep_synthetic_at: float, drop_real_below: float | None) -> bool:
+    if source == "synthetic":
+        return p_yes >= keep_synthetic_at
+    if source == "real":
+        return drop_real_below is None or p_yes >= drop_real_below
+    return False
+
+
 def judgements(accepted: pa.Table, keep_synthetic_at: float, drop_real_below: float | None) -> pa.Table:
     """The discriminator's verdicts; `kept` applies the thresholds: a synthetic pair is kept at
-    P(yes) >= keep_synthetic_at, a real pair is dropped below drop_real_below (None keeps all)."""
+    P(yes) >= keep_synthetic_at, a real pair is dropped below drop_real_below (None keeps all), and
+    a negative pair (judged only to measure the judge) is never kept."""
     rows = []
     for row in accepted.to_pylist():
         output = json.loads(row["output"])
@@ -129,11 +138,7 @@ def judgements(accepted: pa.Table, keep_synthetic_at: float, drop_real_below: fl
                 "answer": output["answer"],
                 "p_yes": output["p_yes"],
                 "p_yes_from": output["p_yes_from"],
-                "kept": (
-                    output["p_yes"] >= keep_synthetic_at
-                    if row["source"] == "synthetic"
-                    else drop_real_below is None or output["p_yes"] >= drop_real_below
-                ),
+                "kept": _kept(row["source"], output["p_yes"], keep_synthetic_at, drop_real_below),
             }
         )
     return pa.Table.from_pylist(rows, schema=I2I_JUDGEMENTS)

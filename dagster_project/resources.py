@@ -57,14 +57,34 @@ class SparkResource(dg.ConfigurableResource):
 
 
 class SourceResource(dg.ConfigurableResource):
-    """The raw logs to ingest: a directory or file in one of the supported formats."""
+    """The raw logs to ingest: a directory or file in one of the supported formats.
+
+    For format "table": `mapping_file` (a YAML or JSON ColumnMapping) or `mapping_pairs`
+    (KEY=COLUMN strings, as `--map` takes them) name the columns; `items_path` is a catalog file.
+    `allow_partial_input` ingests a truncated or corrupt file up to the break, quarantining the
+    break, instead of failing the run.
+    """
 
     path: str
     format: str = "auto"
     category: str | None = None
+    mapping_file: str | None = None
+    mapping_pairs: list[str] = []
+    items_path: str | None = None
+    allow_partial_input: bool = False
 
     def spec(self) -> SourceSpec:
-        return SourceSpec(path=self.path, format=self.format, category=self.category)
+        from transforms.readers.mapping import parse_mapping_pairs
+
+        return SourceSpec(
+            path=self.path,
+            format=self.format,
+            category=self.category,
+            mapping=parse_mapping_pairs(self.mapping_pairs) if self.mapping_pairs else None,
+            mapping_file=self.mapping_file,
+            items_path=self.items_path,
+            allow_partial_input=self.allow_partial_input,
+        )
 
 
 class FeaturesResource(dg.ConfigurableResource):

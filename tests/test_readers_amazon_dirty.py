@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from schemas.tables import RAW_TABLES
-from transforms.readers.ingest import ingest_to_dir
+from transforms.readers.ingest import UnreadableInput, ingest_to_dir
 from transforms.readers.prices import parse_price
 from transforms.readers.source import SourceSpec
 from transforms.readers.titles import clean_text, item_title
@@ -49,7 +49,7 @@ def amazon2018_dir(tmp_path):
         dumps(review(user=123)),  # 4
         dumps(review(user=["a"])),  # 5
         dumps(review(ts="yesterday")),  # 6
-        dumps(review(overall=11)),  # 7
+        dumps(review(overall=7)),  # 7 outside Amazon's 1-5
         dumps(review(user="u2", reviewText="   ")),  # 8 interaction kept, review quarantined
         dumps(review(user="u3", reviewText="caf\u00e9")).replace(b"caf\\u00e9", b"caf\xe9"),  # 9 latin-1 byte
         b"[1, 2]",  # 10
@@ -96,7 +96,7 @@ def test_amazon2018_dirty_reviews(amazon2018_dir, tmp_path):
         ("interactions", 4, "wrong type"),
         ("interactions", 5, "wrong type"),
         ("interactions", 6, "invalid timestamp"),
-        ("interactions", 7, "invalid rating"),
+        ("interactions", 7, "rating out of range"),
         ("interactions", 9, f"invalid utf-8 at byte {bad_byte} (0xe9)"),
         ("interactions", 10, "wrong type"),
         ("interactions", 11, "empty line"),
@@ -108,7 +108,7 @@ def test_amazon2018_dirty_reviews(amazon2018_dir, tmp_path):
     reasons = {q["source_line"]: q["reason"] for q in tables["quarantine"] if q["source_file"] == "Toys_5.json"}
     assert reasons[3] == "wrong type: field 'overall': expected a number, got str 'five'"
     assert reasons[4] == "wrong type: field 'reviewerID': expected a string id, got int 123"
-    assert reasons[7] == "invalid rating: field 'overall': 11 is outside [0, 10]"
+    assert reasons[7] == "rating out of range: field 'overall': 7 is outside 1-5 for amazon2018"
     raw9 = next(q["raw"] for q in tables["quarantine"] if q["source_line"] == 9 and q["table"] == "interactions")
     assert "caf\ufffd" in raw9
 
@@ -138,7 +138,7 @@ def test_amazon2018_dirty_meta(amazon2018_dir, tmp_path):
         ("items", 10, "invalid json"),
     ]
     assert report.quarantine_by_reason == {
-        "wrong type": 7, "invalid timestamp": 1, "invalid rating": 1, "invalid utf-8": 1, "empty line": 1,
+        "wrong type": 7, "invalid timestamp": 1, "rating out of range": 1, "invalid utf-8": 1, "empty line": 1,
         "missing field": 1, "invalid json": 2, "empty review text": 1,
     }  # fmt: skip
     assert report.records_by_file == {"Toys_5.json": 15, "meta_Toys.json.gz": 10}
@@ -153,7 +153,10 @@ def test_every_dirty_line_is_kept_or_quarantined(amazon2018_dir, tmp_path):
         assert kept | rejected == set(range(1, total + 1))
 
 
-def test_truncated_gzip_stream_keeps_complete_lines(tmp_path):
+@pytest.fixture
+def cut_gzip(tmp_path):
+    """A reviews .gz cut at 2/3 of its bytes, with what a reader can get out of it computed
+    independently: (source dir, complete lines, decompressed bytes, fragment of the cut line)."""
     rng = random.Random(7)
     words = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(2, 9))) for _ in range(500)]
     lines = [dumps(review(user=f"u{i}", reviewText=" ".join(rng.choices(words, k=80)))) for i in range(300)]
@@ -162,18 +165,33 @@ def test_truncated_gzip_stream_keeps_complete_lines(tmp_path):
     src = tmp_path / "src"
     src.mkdir()
     (src / "Toys_5.json.gz").write_bytes(cut)
-    # What a reader can get out of the cut stream, computed independently.
     data = zlib.decompressobj(wbits=31).decompress(cut)
     complete, partial = data.count(b"\n"), data.rsplit(b"\n", 1)[1]
     assert 0 < complete < 300 and partial
+    return src, complete, len(data), partial
 
-    report, tables = run(tmp_path, src)
+
+def test_truncated_gzip_stream_fails_naming_line_and_byte(cut_gzip, tmp_path):
+    src, complete, size, _ = cut_gzip
+    with pytest.raises(UnreadableInput) as raised:
+        run(tmp_path, src)
+    message = str(raised.value)
+    assert message.startswith(f"{src / 'Toys_5.json.gz'}: truncated gzip stream")
+    assert f"at line {complete + 1}, byte {size} of the decompressed data" in message
+    assert "allow_partial_input" in message
+
+
+def test_truncated_gzip_stream_with_allow_partial_input_keeps_complete_lines(cut_gzip, tmp_path):
+    src, complete, size, partial = cut_gzip
+    report, tables = run(tmp_path, src, allow_partial_input=True)
     assert report.interactions == report.reviews == complete
-    assert [(q["source_line"], q["reason"].split(":")[0]) for q in tables["quarantine"]] == [
-        (complete + 1, "truncated gzip stream")
-    ]
-    assert tables["quarantine"][0]["raw"] == partial.decode()[:10_000]
+    [q] = tables["quarantine"]
+    assert (q["table"], q["source_line"]) == ("interactions", complete + 1)
+    assert q["reason"].startswith("truncated gzip stream") and f"byte {size} " in q["reason"]
+    assert q["raw"] == partial.decode()[:10_000]
     assert report.records_by_file == {"Toys_5.json.gz": complete + 1}
+    assert report.partial_files == [str(src / "Toys_5.json.gz")]
+    assert report.quarantine_by_reason == {"truncated gzip stream": 1}
 
 
 AMAZON2023_REVIEW = {"rating": 4.0, "title": "Nice", "text": "Works well", "images": [], "asin": "B1",

@@ -54,12 +54,12 @@ def test_movielens_100k(tmp_path):
     assert tables["reviews"] == []
     toy_row, miz_row, unknown_row = tables["items"]
     assert (toy_row["title"], toy_row["categories"], toy_row["category"]) == (
-        "Toy Story (1995)", ["Animation", "Children's", "Comedy"], "Comedy")
+        "Toy Story (1995)", ["Animation", "Children's", "Comedy"], "Animation")
     assert (miz_row["title"], miz_row["categories"]) == ("Misérables, Les (1995)", ["Drama", "Musical"])
     assert (unknown_row["title"], unknown_row["categories"]) == ("unknown", ["unknown"])
     assert quarantined(tables) == [
         ("interactions", "u.data", 3, "malformed line"),
-        ("interactions", "u.data", 4, "invalid rating"),
+        ("interactions", "u.data", 4, "rating out of range"),
         ("items", "u.item", 4, "malformed line"),
         ("items", "u.item", 5, "malformed line"),
     ]
@@ -78,8 +78,8 @@ def test_movielens_1m(tmp_path):
     assert [(r["item_id"], r["rating"], r["source_line"]) for r in tables["interactions"]] == [
         ("1193", 5.0, 1), ("914", 3.0, 4)]  # fmt: skip
     assert [(r["item_id"], r["title"], r["category"]) for r in tables["items"]] == [
-        ("1", "Toy Story (1995)", "Comedy"),
-        ("73", "Misérables, Les (1995)", "Musical"),
+        ("1", "Toy Story (1995)", "Animation"),
+        ("73", "Misérables, Les (1995)", "Drama"),
     ]
     assert quarantined(tables) == [
         ("interactions", "ratings.dat", 2, "wrong type"),
@@ -227,3 +227,26 @@ def test_category_picks_one_of_several(tmp_path):
     (src / "B_5.json").write_text("")
     report, tables = run(tmp_path, src, category="A")
     assert report.files == [str(src / "A_5.json")] and report.interactions == 1
+
+
+STAR_WARS_100K = (
+    "50|Star Wars (1977)|01-Jan-1977||http://us.imdb.com/M/title-exact?Star%20Wars%20(1977)"
+    "|0|1|1|0|0|0|0|0|0|0|0|0|0|0|1|1|0|1|0"
+)  # the line of u.item as published
+STAR_WARS_1M = "260::Star Wars: Episode IV - A New Hope (1977)::Action|Adventure|Fantasy|Sci-Fi"
+
+
+@pytest.mark.parametrize(
+    ("name", "line", "genres"),
+    [
+        ("u.item", STAR_WARS_100K, ["Action", "Adventure", "Romance", "Sci-Fi", "War"]),
+        ("movies.dat", STAR_WARS_1M, ["Action", "Adventure", "Fantasy", "Sci-Fi"]),
+    ],
+)
+def test_movielens_items_keep_every_genre_and_the_first_is_the_category(tmp_path, name, line, genres):
+    src = tmp_path / "ml"
+    src.mkdir()
+    (src / name).write_bytes((line + "\n").encode("latin-1"))
+    _, tables = run(tmp_path, src)
+    [star_wars] = tables["items"]
+    assert (star_wars["categories"], star_wars["category"]) == (genres, "Action")

@@ -26,7 +26,11 @@ def ingest_report_path(warehouse: WarehouseResource, partition: str) -> str:
     partitions_def=daily_partitions,
 )
 def raw_tables(context: dg.AssetExecutionContext, source: SourceResource, warehouse: WarehouseResource):
-    """Parse the source logs; unusable records go to raw.quarantine with file, line and reason."""
+    """Parse the source logs; unusable records go to raw.quarantine with file, line and reason.
+
+    A truncated or corrupt file fails the run, and no raw table of the partition is replaced,
+    unless the source allows partial input.
+    """
     wh = warehouse.warehouse
     partition = context.partition_key
     spec = source.spec()
@@ -35,7 +39,13 @@ def raw_tables(context: dg.AssetExecutionContext, source: SourceResource, wareho
         staged = {table: stack.enter_context(wh.staged_dir(path)) for table, path in finals.items()}
         report = ingest(spec, staged, wh.fs, as_of=end_of_day(partition))
     summary = report.as_metadata()
-    lineage = {"source": spec.model_dump(), "inputs": [fingerprint_file(f) for f in report.files]}
+    if report.partial_files:
+        context.log.warning(
+            f"allow_partial_input: ingested only the readable part of {report.partial_files}; "
+            "the breaks are in raw.quarantine"
+        )
+    inputs = report.files + ([spec.mapping_file] if spec.mapping_file else [])
+    lineage = {"source": spec.model_dump(), "inputs": [fingerprint_file(f) for f in inputs]}
     wh.write_text_atomic(
         ingest_report_path(warehouse, partition),
         json.dumps({"report": summary, "lineage": lineage}, indent=2, sort_keys=True),
@@ -44,6 +54,7 @@ def raw_tables(context: dg.AssetExecutionContext, source: SourceResource, wareho
         metadata = {"rows": getattr(report, table), "path": dg.MetadataValue.path(finals[table])}
         if table == "quarantine":
             metadata["quarantined_by_reason"] = dg.MetadataValue.json(report.quarantine_by_reason)
+            metadata["partial_files"] = dg.MetadataValue.json(report.partial_files)
         else:
             metadata["ingest"] = dg.MetadataValue.json(summary)
         yield dg.MaterializeResult(asset_key=key, metadata=metadata)

@@ -19,6 +19,7 @@ REVIEWS = EventLayout(
     ts="unixReviewTime",
     ts_unit="s",
     rating="overall",
+    rating_scale=fields.RatingScale(1, 5, "amazon2018"),
     text="reviewText",
     summary="summary",
     verified="verified",

@@ -20,6 +20,7 @@ REVIEWS = EventLayout(
     ts="timestamp",
     ts_unit="ms",
     rating="rating",
+    rating_scale=fields.RatingScale(1, 5, "amazon2023"),
     text="text",
     summary="title",
     verified="verified_purchase",

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any, Literal
 
 import orjson
 
 from transforms.readers.errors import RecordError
-from transforms.readers.lines import TRUNCATED, Line
+from transforms.readers.lines import Line
 
 TsUnit = Literal["s", "ms", "iso"]
 
 # Plausible event times: 1970-01-01 up to 2100-01-01. A millisecond value read as seconds lands
 # far outside, so a wrong ts_unit is caught instead of producing dates in the year 50,000.
 _TS_MAX = 4_102_444_800
-_RATING_MIN, _RATING_MAX = 0.0, 10.0
+# No source format rates outside this, whatever its own scale.
+RATING_LIMITS = (0.0, 10.0)
 _INT32_MAX = 2**31 - 1
 
 _JSON_TYPE_NAMES = {str: "str", int: "int", float: "float", bool: "bool", list: "list", dict: "object"}
@@ -35,8 +37,6 @@ def wrong_type(name: str, expected: str, value: Any) -> RecordError:
 
 def json_object(line: Line) -> dict:
     """Parse one JSON-lines line into an object."""
-    if line.truncated:
-        raise RecordError(TRUNCATED)
     if not line.data.strip():
         raise RecordError("empty line")
     try:
@@ -121,12 +121,27 @@ def _number(name: str, value: Any) -> float:
     raise wrong_type(name, "a number", value)
 
 
-def rating(obj: dict, name: str) -> float:
+@dataclass(frozen=True)
+class RatingScale:
+    """The ratings a source format can hold, bounds included, and the format's name for reasons."""
+
+    low: float
+    high: float
+    source: str
+
+    def __str__(self) -> str:
+        return f"{self.low:g}-{self.high:g} for {self.source}"
+
+
+ANY_FORMAT = RatingScale(*RATING_LIMITS, "any format")
+
+
+def rating(obj: dict, name: str, scale: RatingScale) -> float:
     value = _number(name, _present(obj, name))
     if not math.isfinite(value):
         raise RecordError(f"invalid rating: field '{name}': {value} is not finite")
-    if not _RATING_MIN <= value <= _RATING_MAX:
-        raise RecordError(f"invalid rating: field '{name}': {value:g} is outside [0, 10]")
+    if not scale.low <= value <= scale.high:
+        raise RecordError(f"rating out of range: field '{name}': {value:g} is outside {scale}")
     return value
 
 

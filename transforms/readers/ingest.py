@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -12,12 +13,13 @@ import pyarrow.fs as pafs
 
 from schemas.tables import RAW_TABLES
 
-from transforms.readers.detect import plan
-from transforms.readers.errors import IngestError, reason_kind
+from transforms.readers.detect import FileJob, plan
+from transforms.readers.errors import IngestError, UnreadableInput, reason_kind
+from transforms.readers.records import Record, quarantine_row
 from transforms.readers.sink import RawSinks
 from transforms.readers.source import SourceSpec
 
-__all__ = ["IngestError", "IngestReport", "ingest", "ingest_to_dir"]
+__all__ = ["IngestError", "IngestReport", "UnreadableInput", "ingest", "ingest_to_dir"]
 
 
 @dataclass
@@ -32,8 +34,11 @@ class IngestReport:
     # Source records (lines; CSV records; Parquet rows) dropped for being after `as_of`.
     excluded_after_as_of: int = 0
     files: list[str] = field(default_factory=list)
-    # Source records read per file (basename). Each one is kept, quarantined or excluded.
+    # Source records read per file (basename). Each one is kept, quarantined or excluded; the
+    # break of a partial file counts as one quarantined record.
     records_by_file: dict[str, int] = field(default_factory=dict)
+    # Files whose reading broke off, ingested up to the break (only with allow_partial_input).
+    partial_files: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def as_metadata(self) -> dict:
@@ -46,6 +51,7 @@ class IngestReport:
             "excluded_after_as_of": self.excluded_after_as_of,
             "records_read": sum(self.records_by_file.values()),
             "files": "\n".join(self.files),
+            "partial_files": len(self.partial_files),
             "seconds": round(self.seconds, 3),
         }
         meta.update({f"quarantine_{kind.replace(' ', '_')}": n for kind, n in sorted(self.quarantine_by_reason.items())})
@@ -62,7 +68,8 @@ def ingest(
     """Read `spec` and write part-00000.parquet into each of out_dirs' four directories.
 
     Records with an event time after `as_of` (naive: UTC) are left out and counted; catalog rows
-    have no time and are always kept. Raises IngestError when a file cannot be read at all.
+    have no time and are always kept. Raises IngestError when a file cannot be read at all, and
+    UnreadableInput when reading one breaks off, unless `spec.allow_partial_input`.
     """
     started = time.perf_counter()
     source_plan = plan(spec)
@@ -72,7 +79,7 @@ def ingest(
     with RawSinks(filesystem, out_dirs, batch_rows) as sinks:
         for job in source_plan.jobs:
             records = 0
-            for record in job.read(job.path):
+            for record in _file_records(job, spec.allow_partial_input, report):
                 records += 1
                 if cutoff is not None and record.ts is not None and record.ts > cutoff:
                     report.excluded_after_as_of += 1
@@ -88,6 +95,19 @@ def ingest(
     report.quarantine_by_reason = dict(reasons)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _file_records(job: FileJob, allow_partial: bool, report: IngestReport) -> Iterator[Record]:
+    """The records of one file. If its reading breaks off, UnreadableInput propagates, or with
+    `allow_partial` the break comes last as a quarantine record and the file is reported partial."""
+    try:
+        yield from job.read(job.path)
+    except UnreadableInput as e:
+        if not allow_partial:
+            raise
+        report.partial_files.append(job.path)
+        source = os.path.basename(job.path)
+        yield Record(e.line, [quarantine_row(job.table, source, e.line, e.quarantine_reason, e.raw)])
 
 
 def ingest_to_dir(spec: SourceSpec, base_dir: str, as_of: datetime | None = None, batch_rows: int = 50_000) -> IngestReport:

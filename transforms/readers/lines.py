@@ -1,19 +1,15 @@
-"""Numbered lines of plain or gzip text files, surviving a gzip stream that is cut off."""
+"""Numbered lines of plain or gzip text files; a stream that breaks off raises UnreadableInput."""
 
 from __future__ import annotations
 
 import gzip
-import logging
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from transforms.readers.errors import IngestError, RecordError
-
-log = logging.getLogger(__name__)
+from transforms.readers.errors import IngestError, RecordError, UnreadableInput
 
 RAW_CAP = 10_000
-TRUNCATED = "truncated gzip stream: the file ends inside this line"
 _CHUNK = 1 << 20
 
 
@@ -21,12 +17,8 @@ _CHUNK = 1 << 20
 class Line:
     number: int  # 1-based
     data: bytes  # without the line terminator
-    # The file's gzip stream ended inside this line: its bytes are a fragment.
-    truncated: bool = False
 
     def text(self, encoding: str = "utf-8") -> str:
-        if self.truncated:
-            raise RecordError(TRUNCATED)
         try:
             return self.data.decode(encoding)
         except UnicodeDecodeError as e:
@@ -40,32 +32,27 @@ class Line:
 def read_lines(path: str) -> Iterator[Line]:
     """Yield every line of `path` (gzip when it ends in .gz), streaming in chunks.
 
-    A gzip stream that ends before its end-of-stream marker keeps the complete lines read before
-    it; the fragment after the last newline, if any, comes last with `truncated=True`.
+    When the stream breaks off (a gzip stream cut before its end-of-stream marker, corrupt
+    compressed data, an I/O error), the complete lines before the break are yielded and then
+    UnreadableInput is raised, carrying the fragment of the broken line.
     """
     try:
         f = open(path, "rb")
     except OSError as e:
         raise IngestError(f"{path}: cannot open file: {e.strerror or e}") from e
+    compressed = path.endswith(".gz")
     with f:
-        # read1 returns whatever one decompression step produced, so an EOFError loses nothing.
-        stream = gzip.GzipFile(fileobj=f, mode="rb") if path.endswith(".gz") else f
-        number, pending = 0, b""
+        # read1 returns whatever one decompression step produced, so a break loses nothing.
+        stream = gzip.GzipFile(fileobj=f, mode="rb") if compressed else f
+        number, offset, pending = 0, 0, b""
         while True:
             try:
                 chunk = stream.read1(_CHUNK)
-            except EOFError:
-                if pending:
-                    yield Line(number + 1, pending, truncated=True)
-                else:
-                    log.warning("%s: gzip stream is truncated at a line boundary", path)
-                return
-            except (gzip.BadGzipFile, zlib.error) as e:
-                raise IngestError(f"{path}: not a readable gzip file: {e}") from e
-            except OSError as e:
-                raise IngestError(f"{path}: cannot read file: {e}") from e
+            except (EOFError, OSError, zlib.error) as e:
+                raise _broken(path, compressed, Line(number + 1, pending), offset, e) from e
             if not chunk:
                 break
+            offset += len(chunk)
             parts = (pending + chunk).split(b"\n")
             pending = parts.pop()
             for part in parts:
@@ -73,3 +60,15 @@ def read_lines(path: str) -> Iterator[Line]:
                 yield Line(number, part.removesuffix(b"\r"))
         if pending:
             yield Line(number + 1, pending.removesuffix(b"\r"))
+
+
+def _broken(path: str, compressed: bool, line: Line, offset: int, error: Exception) -> UnreadableInput:
+    """The UnreadableInput for a stream that broke inside `line`, after `offset` bytes of data."""
+    if isinstance(error, EOFError):
+        reason = "truncated gzip stream: the file ends before the end-of-stream marker"
+    elif isinstance(error, gzip.BadGzipFile | zlib.error):
+        reason = f"not a readable gzip file: {error}"
+    else:
+        reason = f"cannot read file: {getattr(error, 'strerror', None) or error}"
+    where = f"line {line.number}, byte {offset} of the {'decompressed ' if compressed else ''}data"
+    return UnreadableInput(path, line.number, where, reason, line.raw() if line.data else None)

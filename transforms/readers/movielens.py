@@ -1,7 +1,7 @@
 """MovieLens 100K (`u.data`, `u.item`) and 1M (`ratings.dat`, `movies.dat`).
 
-Ratings are interactions only (MovieLens has no reviews). Movie titles are latin-1; the
-item's categories are its genres, in the dataset's genre order.
+Ratings (1-5) are interactions only (MovieLens has no reviews). Movie titles are latin-1; the
+item's categories are all its genres, in the file's genre order, and its category the first one.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 
 from transforms.readers.catalog import item_row
 from transforms.readers.errors import RecordError
+from transforms.readers.fields import RatingScale
 from transforms.readers.lines import Line, read_lines
 from transforms.readers.records import EventLayout, Record, event_record, rejected
 
@@ -20,7 +21,9 @@ GENRES_100K = (
     "Thriller", "War", "Western",
 )  # fmt: skip
 
-_RATINGS = EventLayout(user="user", item="item", ts="ts", ts_unit="s", rating="rating")
+_RATINGS = EventLayout(
+    user="user", item="item", ts="ts", ts_unit="s", rating="rating", rating_scale=RatingScale(1, 5, "movielens")
+)
 _MOVIES_ENCODING = "latin-1"
 
 
@@ -85,4 +88,5 @@ def _read_movies(path: str, parse: Callable[[Line], tuple[str, str, list[str]]])
         except RecordError as e:
             yield rejected("items", source, line.number, e, lambda: line.raw(_MOVIES_ENCODING))
             continue
-        yield Record(line.number, [("items", item_row(movie_id.strip(), title, source, line.number, categories=genres))])
+        item = item_row(movie_id.strip(), title, source, line.number, categories=genres, category_is="first")
+        yield Record(line.number, [("items", item)])

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from transforms.readers import fields
 from transforms.readers.errors import RecordError
-from transforms.readers.fields import TsUnit
+from transforms.readers.fields import ANY_FORMAT, RatingScale, TsUnit
 
 Row = tuple[str, dict]  # (raw table name, row)
 
@@ -37,6 +37,7 @@ class EventLayout:
     ts: str
     ts_unit: TsUnit = "s"
     rating: str | None = None
+    rating_scale: RatingScale = ANY_FORMAT
     text: str | None = None
     summary: str | None = None
     verified: str | None = None
@@ -57,7 +58,7 @@ def event_record(obj: dict, layout: EventLayout, source_file: str, line: int, ra
             "user_id": fields.ident(obj, layout.user),
             "item_id": fields.ident(obj, layout.item),
             "ts": fields.timestamp(obj, layout.ts, layout.ts_unit),
-            "rating": fields.rating(obj, layout.rating) if layout.rating else None,
+            "rating": fields.rating(obj, layout.rating, layout.rating_scale) if layout.rating else None,
             "source_file": source_file,
             "source_line": line,
         }

@@ -178,7 +178,8 @@ def _to_gx_check(check: dict, row_count: int, configurations: dict) -> Expectati
             "details": {"unexpected_rows": check["sample_rows"]},
         }
     exception_info = (
-        {"raised_exception": True, "exception_message": check["message"], "exception_traceback": None}
+        # GX's renderer needs a string traceback; the message is all a recaug check has.
+        {"raised_exception": True, "exception_message": check["message"], "exception_traceback": check["message"]}
         if check["message"]
         else None
     )

@@ -6,7 +6,9 @@
   rate of those must be 0.
 - `llm_tasks`: the LLM jobs that produced the table; their run records give the parse rate, the
   reject rate and how many answers named an id outside the prompt's candidates.
-- `rates`: the table's own LLM quality rates (`EMPTY_FACTOR_RATE`, `UNSUPPORTED_CLAIM_RATE`).
+- `rates`: the table's own LLM quality rates (`EMPTY_FACTOR_RATE`, `UNSUPPORTED_CLAIM_RATE`) and
+  junk checks (`PLACEHOLDER_RATE`, `REPETITION_RATE` of its LLM free text, `TIED_PROMPT_RATE`,
+  `NOT_EMPTY`): warnings, errors with `ValidationThresholds.block_on_junk`.
 
 `dagster_project.validation` runs them with the thresholds of `ValidationThresholds`.
 """
@@ -22,10 +24,15 @@ from llm_jobs.tasks.i2i import DISCRIMINATOR, GENERATOR
 from llm_jobs.tasks.reaseq_agents import ANALYST, SUMMARIZER, VERIFIER
 from llm_jobs.tasks.reaseq_interests import USER_INTERESTS
 from llm_jobs.tasks.reform import TASK_NAMES as REFORM_TASKS
-from llm_jobs.tasks.slmr import SCORER
+from llm_jobs.tasks.slmr import SCORER, SCORER_PROBE
 
 EMPTY_FACTOR_RATE = "empty_factor_rate"
 UNSUPPORTED_CLAIM_RATE = "unsupported_claim_rate"
+PLACEHOLDER_RATE = "placeholder_rate"
+REPETITION_RATE = "repetition_rate"
+TIED_PROMPT_RATE = "tied_prompt_rate"
+NOT_EMPTY = "not_empty"
+_JUNK_TEXT = (PLACEHOLDER_RATE, REPETITION_RATE)
 
 
 class ValidationThresholds(BaseModel):
@@ -44,6 +51,18 @@ class ValidationThresholds(BaseModel):
     )
     max_unsupported_claim_rate: float = Field(
         0.5, ge=0, le=1, description="share of ReaSeq claims dropped as unsupported; above warns"
+    )
+    max_placeholder_rate: float = Field(
+        0.0, ge=0, le=1, description="share of LLM free texts holding a template token ([TITLE], {brand}); above warns"
+    )
+    max_repetition_rate: float = Field(
+        0.05, ge=0, le=1, description="share of LLM free texts that loop (a phrase 3 times in a row); above warns"
+    )
+    max_tied_prompt_rate: float = Field(
+        0.5, ge=0, le=1, description="share of S-LLMR prompts (2+ candidates) scored all alike; above warns"
+    )
+    block_on_junk: bool = Field(
+        False, description="junk checks (placeholders, loops, tied prompts, an empty pairwise set) block, not warn"
     )
     spark_above_rows: int = Field(
         1_000_000, ge=0, description="tables with more rows validate on Spark, the rest in process on Arrow"
@@ -67,14 +86,20 @@ _INTERACTION = ("user_idx", "item_idx")
 _INTERACTION_IDS = {"user_idx": "user", "item_idx": "item"}
 _USER = Contract(("user_idx",), {"user_idx": "user"})
 _ITEM = Contract(("item_idx",), {"item_idx": "item"})
+_AUGMENTED_USER = Contract(_USER.keys, _USER.ids, rates=_JUNK_TEXT)  # ReFORM phrases
+_AUGMENTED_ITEM = Contract(_ITEM.keys, _ITEM.ids, rates=_JUNK_TEXT)  # ReaSeq knowledge, ReFORM phrases
 _SEQUENCES = Contract(("user_idx",), {"user_idx": "user", "item_idx": "item"})
 _AUGMENTED_SEQUENCES = Contract(("user_idx",), {**_SEQUENCES.ids, "beyond_log_item_idx": "item"})
 _I2I_PAIRS = Contract(("method", "item_idx", "neighbor_idx"), {"item_idx": "item", "neighbor_idx": "item"})
 _INTERACTIONS = Contract(_INTERACTION, _INTERACTION_IDS)
 _ID_MAPS = Contract(("kind", "raw_id"))
 _PAIRWISE = Contract(
-    ("user_idx", "candidate_set", "item_i", "item_j"), {"user_idx": "user", "item_i": "item", "item_j": "item"}
+    ("user_idx", "candidate_set", "item_i", "item_j"),
+    {"user_idx": "user", "item_i": "item", "item_j": "item"},
+    rates=(NOT_EMPTY,),
 )
+
+_REPORT = Contract(("augmentation", "model", "segment", "metric"))
 
 CONTRACTS: dict[str, Contract] = {
     "raw/interactions": Contract(_RAW_LINE),
@@ -89,41 +114,49 @@ CONTRACTS: dict[str, Contract] = {
     "features/user_sequences": _SEQUENCES,
     "features/i2i_pairs": _I2I_PAIRS,
     "features/review_bundles": Contract(("entity_kind", "entity_idx")),
-    "llm/i2i_synthetic": Contract(_INTERACTION, _INTERACTION_IDS, llm_tasks=(GENERATOR,)),
+    "llm/i2i_synthetic": Contract(_INTERACTION, _INTERACTION_IDS, llm_tasks=(GENERATOR,), rates=_JUNK_TEXT),
     "llm/i2i_judgements": Contract((*_INTERACTION, "source"), _INTERACTION_IDS, llm_tasks=(DISCRIMINATOR,)),
     "llm/i2i_train_interactions": _INTERACTIONS,
     "llm/i2i_pairs": _I2I_PAIRS,
     "llm/slmr_candidates": Contract(("user_idx", "candidate_set"), {"user_idx": "user"}),
-    "llm/slmr_scores": Contract(("user_idx", "candidate_set", "item_idx"), _INTERACTION_IDS, llm_tasks=(SCORER,)),
+    "llm/slmr_scores": Contract(
+        ("user_idx", "candidate_set", "item_idx"), _INTERACTION_IDS, llm_tasks=(SCORER,), rates=(TIED_PROMPT_RATE,)
+    ),
     "llm/llm_pairwise_supervision": _PAIRWISE,
     "llm/reform_user_profiles": Contract(
-        ("user_idx",), {"user_idx": "user"}, llm_tasks=(REFORM_TASKS["user"],), rates=(EMPTY_FACTOR_RATE,)
+        ("user_idx",), {"user_idx": "user"}, llm_tasks=(REFORM_TASKS["user"],), rates=(EMPTY_FACTOR_RATE, *_JUNK_TEXT)
     ),
     "llm/reform_item_profiles": Contract(
-        ("item_idx",), {"item_idx": "item"}, llm_tasks=(REFORM_TASKS["item"],), rates=(EMPTY_FACTOR_RATE,)
+        ("item_idx",), {"item_idx": "item"}, llm_tasks=(REFORM_TASKS["item"],), rates=(EMPTY_FACTOR_RATE, *_JUNK_TEXT)
     ),
     "llm/reaseq_item_knowledge": Contract(
         ("item_idx",),
         {"item_idx": "item"},
         llm_tasks=(ANALYST, VERIFIER, SUMMARIZER),
-        rates=(UNSUPPORTED_CLAIM_RATE,),
+        rates=(UNSUPPORTED_CLAIM_RATE, *_JUNK_TEXT),
     ),
     "llm/reaseq_user_interests": Contract(
-        ("user_idx",), {"user_idx": "user", "beyond_log_item_idx": "item"}, llm_tasks=(USER_INTERESTS,)
+        ("user_idx",),
+        {"user_idx": "user", "beyond_log_item_idx": "item"},
+        llm_tasks=(USER_INTERESTS,),
+        rates=_JUNK_TEXT,
     ),
-    "llm/user_features_augmented": _USER,
-    "llm/item_features_augmented": _ITEM,
+    "llm/user_features_augmented": _AUGMENTED_USER,
+    "llm/item_features_augmented": _AUGMENTED_ITEM,
     "llm/user_sequences_augmented": _AUGMENTED_SEQUENCES,
     "interactions_train": _INTERACTIONS,
     "interactions_valid": _INTERACTIONS,
     "interactions_test": _INTERACTIONS,
     "user_sequences": _AUGMENTED_SEQUENCES,
-    "user_features": _USER,
-    "item_features": _ITEM,
+    "user_features": _AUGMENTED_USER,
+    "item_features": _AUGMENTED_ITEM,
     "i2i_pairs": _I2I_PAIRS,
     "i2i_train_interactions": _INTERACTIONS,
     "llm_pairwise_supervision": _PAIRWISE,
     "id_maps": _ID_MAPS,
+    "evaluation/scorer_probe": Contract(("user_idx", "item_idx"), _INTERACTION_IDS, llm_tasks=(SCORER_PROBE,)),
+    "evaluation/report": _REPORT,
+    "evaluation_report": _REPORT,
 }
 
 def contract(table: str) -> Contract:

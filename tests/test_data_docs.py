@@ -138,3 +138,13 @@ def test_a_version_published_without_validation_has_no_page(tmp_path):
     manifest = _publish(tmp_path, wh, "id_maps", _id_maps(3))
     with pytest.raises(ValueError, match="without validation"):
         write_validation_docs(wh, manifest)
+
+
+def test_a_failed_check_with_a_message_renders(tmp_path):
+    """A recaug check that explains itself with a message (and no traceback) still gets its page."""
+    wh = Warehouse(str(tmp_path / "wh"))
+    manifest = _publish(tmp_path, wh, "id_maps", _id_maps(4), _id_maps_gate)
+    explained = {**manifest["validation"]["results"][-1], "success": False, "message": "phrases longer than 32 characters"}
+    manifest["validation"]["results"].append(explained)
+    page = _page(write_validation_docs(wh, manifest))
+    assert "phrases longer than 32 characters" in page

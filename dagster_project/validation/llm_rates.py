@@ -1,6 +1,7 @@
 """LLM quality rates against their thresholds: per job (from its run record) the parse rate, the
 reject rate and answers naming an id outside the prompt's candidates; per table the share of
-empty ReFORM factors and of ReaSeq claims dropped as unsupported.
+empty ReFORM factors and of ReaSeq claims dropped as unsupported, and the junk checks
+(`junk_checks`).
 
 A job's unparseable answers and hallucinated ids are warnings: retries replaced those answers (the
 reject rate, an error, counts the rows retries could not save), and the table's own ids
@@ -13,22 +14,21 @@ from collections.abc import Mapping, Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from pyspark.sql import DataFrame
 
-from dagster_project.validation.report import CheckResult
-from schemas.contracts import EMPTY_FACTOR_RATE, UNSUPPORTED_CLAIM_RATE, ValidationThresholds
+from dagster_project.validation.junk_checks import not_empty, placeholder_rate, repetition_rate, tied_prompt_rate
+from dagster_project.validation.report import CheckResult, rate_check
+from schemas.contracts import (
+    EMPTY_FACTOR_RATE,
+    NOT_EMPTY,
+    PLACEHOLDER_RATE,
+    REPETITION_RATE,
+    TIED_PROMPT_RATE,
+    UNSUPPORTED_CLAIM_RATE,
+    ValidationThresholds,
+)
 from schemas.expectations import ERROR, WARNING
 from schemas.tables import PROFILE_PREFIX
-
-
-def _rate(name: str, column: str | None, severity: str, rate: float, limit: float, above: bool, **observed) -> CheckResult:
-    """Passes when `rate` is at most `limit` (`above`: a maximum) or at least it (a minimum)."""
-    return CheckResult(
-        name=name,
-        column=column,
-        severity=severity,
-        success=rate <= limit if above else rate >= limit,
-        observed={"rate": rate, "max" if above else "min": limit, **observed},
-    )
 
 
 def job_rate_checks(
@@ -49,16 +49,27 @@ def job_rate_checks(
         hallucinated = (run["hallucinated_ids"] or 0) / answers if answers else 0.0
         context = {"run_id": run["run_id"], "rows": run["rows"], "answers": answers}
         results += [
-            _rate("llm_parse_rate", task, WARNING, parse_rate, thresholds.min_parse_rate, False, **context),
-            _rate("llm_reject_rate", task, ERROR, run["reject_rate"], thresholds.max_reject_rate, True, **context),
-            _rate("llm_hallucinated_id_rate", task, WARNING, hallucinated, 0.0, True, **context),
+            rate_check("llm_parse_rate", task, WARNING, parse_rate, thresholds.min_parse_rate, False, **context),
+            rate_check("llm_reject_rate", task, ERROR, run["reject_rate"], thresholds.max_reject_rate, True, **context),
+            rate_check("llm_hallucinated_id_rate", task, WARNING, hallucinated, 0.0, True, **context),
         ]
     return results
 
 
-def table_rate_checks(rates: Sequence[str], table: pa.Table, thresholds: ValidationThresholds) -> list[CheckResult]:
-    checks = {EMPTY_FACTOR_RATE: _empty_factor_rate, UNSUPPORTED_CLAIM_RATE: _unsupported_claim_rate}
-    return [checks[rate](table, thresholds) for rate in rates]
+def table_rate_checks(
+    rates: Sequence[str], data: pa.Table | DataFrame, keys: Sequence[str], thresholds: ValidationThresholds
+) -> list[CheckResult]:
+    """The contract's `rates` of `data`; `keys` identify a sample row. The empty-factor and
+    unsupported-claim rates are of tables carrying embeddings, which always validate on Arrow."""
+    checks = {
+        EMPTY_FACTOR_RATE: lambda: _empty_factor_rate(data, thresholds),
+        UNSUPPORTED_CLAIM_RATE: lambda: _unsupported_claim_rate(data, thresholds),
+        PLACEHOLDER_RATE: lambda: placeholder_rate(data, keys, thresholds),
+        REPETITION_RATE: lambda: repetition_rate(data, keys, thresholds),
+        TIED_PROMPT_RATE: lambda: tied_prompt_rate(data, thresholds),
+        NOT_EMPTY: lambda: not_empty(data, thresholds),
+    }
+    return [checks[rate]() for rate in rates]
 
 
 def _empty_factor_rate(table: pa.Table, thresholds: ValidationThresholds) -> CheckResult:
@@ -69,7 +80,7 @@ def _empty_factor_rate(table: pa.Table, thresholds: ValidationThresholds) -> Che
     }
     cells = table.num_rows * len(empty)
     rate = sum(empty.values()) / cells if cells else 0.0
-    return _rate(
+    return rate_check(
         EMPTY_FACTOR_RATE, None, WARNING, rate, thresholds.max_empty_factor_rate, True, empty_per_factor=empty
     )
 
@@ -78,7 +89,7 @@ def _unsupported_claim_rate(table: pa.Table, thresholds: ValidationThresholds) -
     total = pc.sum(table["claims_total"]).as_py() or 0
     dropped = pc.sum(table["claims_dropped"]).as_py() or 0
     rate = dropped / total if total else 0.0
-    return _rate(
+    return rate_check(
         UNSUPPORTED_CLAIM_RATE,
         "claims_dropped",
         WARNING,

@@ -57,6 +57,31 @@ class ValidationReport:
         }
 
 
+def rate_check(
+    name: str,
+    column: str | None,
+    severity: str,
+    rate: float,
+    limit: float,
+    above: bool,
+    *,
+    unexpected_count: int | None = None,
+    sample_rows: list[dict] | None = None,
+    **observed,
+) -> CheckResult:
+    """A rate against its threshold: passes when `rate` is at most `limit` (`above`: a maximum) or
+    at least it (a minimum). `observed` adds what the rate was computed from."""
+    return CheckResult(
+        name=name,
+        column=column,
+        severity=severity,
+        success=rate <= limit if above else rate >= limit,
+        unexpected_count=unexpected_count,
+        sample_rows=sample_rows or [],
+        observed={"rate": rate, "max" if above else "min": limit, **observed},
+    )
+
+
 def is_vector(data_type: pa.DataType) -> bool:
     """Embeddings and masks: fixed-size lists."""
     return pa.types.is_fixed_size_list(data_type)

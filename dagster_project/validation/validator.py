@@ -1,6 +1,6 @@
 """Validate one table against its contract: its Great Expectations suite (`schemas.expectations`)
-and the recaug checks of `schemas.contracts` (ids present in `id_maps`, LLM quality rates,
-embedding shapes and masks, row-count change against the previous version).
+and the recaug checks of `schemas.contracts` (ids present in `id_maps`, LLM quality rates and junk
+checks, embedding shapes and masks, row-count change against the previous version).
 
 Small tables validate in process on Arrow; tables above `ValidationThresholds.spark_above_rows`
 rows validate on Spark, so a 100M-row table is never collected to the driver. Tables carrying
@@ -61,7 +61,7 @@ def validate_table(
     results += [ids_present(data, id_maps, column, kind, terms.keys) for column, kind in terms.ids.items()]
     if on_arrow:
         results += augmentation_checks(data, schema)
-        results += table_rate_checks(terms.rates, data, thresholds)
+    results += table_rate_checks(terms.rates, data, terms.keys, thresholds)
     if terms.llm_tasks:
         results += job_rate_checks(terms.llm_tasks, llm_runs, thresholds, rows)
     if previous_row_count is not None:

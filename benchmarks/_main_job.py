@@ -57,9 +57,9 @@ def demo_data() -> tuple[Path, dict, str]:
 
 
 def stage_of(step: dict) -> tuple[str, str]:
-    """(stage, name) of a step: ingest for raw/*, features/<x>, llm/<x>, publish/<x>, and validation
-    for a warehouse table's contract check (a step of its own; a published set's gate runs inside
-    its publish step)."""
+    """(stage, name) of a step: ingest for raw/*, features/<x>, llm/<x>, publish/<x>, evaluation for
+    evaluation/<x> and the evaluation report's publication, and validation for a warehouse table's
+    contract check (a step of its own; a published set's gate runs inside its publish step)."""
     # Not at module level: the child must install the prompt log before any asset module loads.
     from dagster_project.assets.contracts import CONTRACT_CHECK
 
@@ -72,6 +72,8 @@ def stage_of(step: dict) -> tuple[str, str]:
         return "features", assets[0]
     if len(assets) == 1 and assets[0].startswith("llm/"):
         return "llm", assets[0]
+    if len(assets) == 1 and (assets[0].startswith("evaluation/") or assets[0] == "published/evaluation_report"):
+        return "evaluation", assets[0]
     if len(assets) == 1 and assets[0].startswith("published/"):
         return "publish", assets[0]
     return "other", step["step_key"]
@@ -135,9 +137,10 @@ def _child(data: Path, warehouse: Path, partition: str) -> dict:
     import dagster as dg
 
     from dagster_project.cli import _print_published, _run_pipeline
+    from dagster_project.resources import SourceResource
 
     with redirect_stdout(sys.stderr):  # stdout carries only the result line
-        _run_pipeline(str(data), "amazon2018", partition, str(warehouse))
+        _run_pipeline(partition, str(warehouse), source=SourceResource(path=str(data), format="amazon2018"))
         _print_published(str(warehouse))
     wall = time.perf_counter() - started
 

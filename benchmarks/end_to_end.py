@@ -1,4 +1,5 @@
-"""The README's main job end to end on the demo data (goal: the whole demo within 10 minutes).
+"""The README's main job end to end on the demo data (goals: the whole demo within 10 minutes, and
+its evaluation stage within 2 of them).
 
 The input is the synthetic marketplace `recaug demo` uses (`MarketplaceSpec()` defaults), generated
 once into benchmarks/work/demo_data/ (not timed). Each repeat runs, in a fresh child process
@@ -14,8 +15,9 @@ included), peak memory (largest summed VmRSS of the child's process tree, Python
 sampled from /proc every 50 ms by benchmarks.feature_jobs.TreeMemory), and per stage: ingest (the
 raw/* multi-asset, one step), features (each features/* asset), llm (each llm/* asset: its Spark
 preparation and its LLM job with the embedded engine, model load included), publish (each
-published/* asset: its publication gate, which validates the new version, included) and validation
-(each warehouse table's blocking contract check), each with its seconds and the peak memory while
+published/* asset: its publication gate, which validates the new version, included), evaluation
+(evaluation/*: the S-LLMR scorer probe and the report's training runs, and the report's
+publication) and validation (each warehouse table's blocking contract check), each with its seconds and the peak memory while
 it ran (steps run one at a time). The first Spark step includes the Spark session start-up
 (SparkResource starts it lazily).
 
@@ -77,7 +79,7 @@ def main() -> None:
         for step in run["steps"]:
             if step["seconds"] is not None:
                 per_step.setdefault(stage_of(step), []).append(step)
-    order = {"ingest": 0, "features": 1, "llm": 2, "validation": 3, "publish": 4, "other": 5}
+    order = {"ingest": 0, "features": 1, "llm": 2, "validation": 3, "publish": 4, "evaluation": 5, "other": 6}
     stages = [
         {
             "stage": stage,

@@ -1,9 +1,9 @@
-"""`warehouse.duckdb`: one DuckDB view per live published set.
+"""`warehouse.duckdb`: one DuckDB view per set of the live snapshot.
 
-The catalog is rebuilt into a temporary file and moved over the old one, so a reader holding the
-old file keeps a consistent catalog and a crash never leaves a half-built one. Rebuilds take a
-lock: two sets published at once would otherwise each read LATEST before the other's switch, and
-whichever rename came last would leave the other set's view on its old version.
+The catalog is rebuilt from one reading of the live snapshot into a temporary file and moved over
+the old one, so a reader holding the old file keeps a consistent catalog and a crash never leaves a
+half-built one. Rebuilds take a lock, so that of two rebuilds the last to rename is the one that
+read the newer snapshot.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import uuid
 import duckdb
 
 from dagster_project.locks import warehouse_lock
-from dagster_project.publishing import latest_version, published_sets
+from dagster_project.published_layout import live_snapshot
 from dagster_project.warehouse import Warehouse
 
 CATALOG_FILE = "warehouse.duckdb"
@@ -35,11 +35,12 @@ def _quote_literal(text: str) -> str:
 
 
 def refresh_catalog(wh: Warehouse) -> dict[str, str]:
-    """Point one view per published set at its LATEST version; returns {set: version}."""
+    """Point one view per set at the version the live snapshot names; returns {set: version}."""
     target = catalog_path(wh)
     tmp = f"{target}.tmp-{uuid.uuid4().hex}"
     with warehouse_lock(wh, CATALOG_FILE, LOCK_TIMEOUT_S):
-        live = {name: latest_version(wh, name) for name in published_sets(wh)}
+        snapshot = live_snapshot(wh)
+        live = snapshot.sets if snapshot else {}
         with duckdb.connect(tmp) as con:
             for name, version in live.items():
                 files = wh.uri("published", name, version, "*.parquet")

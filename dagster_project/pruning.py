@@ -1,15 +1,15 @@
 """Delete a published set's old versions, keeping the newest few, without ever breaking a reader.
 
-What stays, with `keep` = N:
-- LATEST, and every published or incomplete version newer than it: a newer one may still be
-  being written, or be about to go live.
-- The newest N published versions, LATEST among them.
+What stays, with `keep` = N (the live version is the one the live snapshot names):
+- The live version, and every published or incomplete version newer than it: a newer one may
+  still be being written, or be about to go live with the next snapshot.
+- The newest N published versions, the live one among them.
 - The newest N blocked versions (failed validation, kept for inspection), counted apart from the
   published ones: a run of bad nights never pushes the good history out, and good nights do not
   erase the evidence of the last failures. A blocked version never goes live, so it may go
-  whether it is older or newer than LATEST.
-What goes: every other version, and incomplete directories (no manifest) older than LATEST,
-which a killed writer left behind.
+  whether it is older or newer than the live one.
+What goes: every other version, and incomplete directories (no manifest) older than the live
+one, which a killed writer left behind.
 
 A version is deleted manifest first, then its directory: a prune killed half-way leaves an
 incomplete directory, never one that looks complete, and the next prune removes it. Pruning must
@@ -19,13 +19,12 @@ files and its manifest when an incomplete directory is judged abandoned.
 
 from __future__ import annotations
 
-import pyarrow.fs as pafs
 
-from dagster_project.published_layout import LATEST, MANIFEST, latest_version, read_manifest, version_names
+from dagster_project.published_layout import MANIFEST, latest_version, read_manifest, version_names
 from dagster_project.warehouse import Warehouse
 
 # A reader, or the DuckDB catalog until its next refresh, may still be reading the version that
-# LATEST named a moment ago: that one must survive the switch.
+# the live snapshot named a moment ago: that one must survive the switch.
 MIN_KEEP = 2
 
 
@@ -46,7 +45,6 @@ def prune_versions(wh: Warehouse, set_name: str, keep: int) -> list[str]:
     )
     for version in doomed:
         _delete_version(wh, wh.path("published", set_name, version))
-    _delete_abandoned_pointer_writes(wh, set_name)
     return doomed
 
 
@@ -62,11 +60,3 @@ def _delete_version(wh: Warehouse, directory: str) -> None:
     if wh.exists(manifest):
         wh.fs.delete_file(manifest)
     wh.fs.delete_dir(directory)
-
-
-def _delete_abandoned_pointer_writes(wh: Warehouse, set_name: str) -> None:
-    """Temporary files of a LATEST switch killed before its rename (Warehouse.write_text_atomic)."""
-    selector = pafs.FileSelector(wh.path("published", set_name), recursive=False)
-    for info in wh.fs.get_file_info(selector):
-        if info.base_name.startswith(f".{LATEST}.tmp-"):
-            wh.fs.delete_file(info.path)

@@ -1,20 +1,23 @@
-"""Versioned, atomically switched training sets under `published/<set>/`.
+"""Versioned training sets under `published/<set>/`, made live together by one snapshot switch.
 
-A version directory is written completely (data files, then `_manifest.json`) before `LATEST` is
-switched to it with one atomic write, so a reader that follows `LATEST` always finds a complete
-version, whatever moment a writer dies at. A gate (the set's validation) sees the written version
-first: when it fails, the version stays on disk with a `blocked` manifest for inspection and
-`LATEST` keeps pointing at the previous one. `LATEST` only moves forward in partition date: a
-backfill of older days writes their snapshots without taking the newest day's place. Old versions
-are then pruned (`pruning`).
+Publishing a partition is two steps. `write_version` writes each set's version completely (data
+files, then `_manifest.json`) and runs its gate (the set's validation): a version that fails stays
+on disk with a `blocked` manifest for inspection and raises PublicationBlocked. Once every set of
+the partition has passed, `switch_snapshot` writes one snapshot naming a version per set and
+switches `published/SNAPSHOT` to it with one atomic write (`published_layout`): every set goes
+live at once, and a blocked set keeps the previous snapshot live and whole. The live snapshot only
+moves forward in partition date: a backfill of older days records their snapshots without taking
+the newest day's place. Old versions are pruned (`pruning`); a version the live snapshot names is
+never pruned.
 
-One publication of a set runs at a time (a lock per set): versions are named inside the lock, so
-they sort in the order they were published, each manifest's `previous_version` is the version it
-replaced, and pruning never meets a version that another writer is still writing.
+One write of a set runs at a time (a lock per set): versions are named inside the lock, so they
+sort in the order they were written, and pruning never meets a version another writer is still
+writing. Snapshot switches take their own lock.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -30,7 +33,16 @@ import pyarrow.parquet as pq
 
 from dagster_project.locks import warehouse_lock
 from dagster_project.pruning import MIN_KEEP, prune_versions
-from dagster_project.published_layout import LATEST, MANIFEST, latest_version, read_manifest
+from dagster_project.published_layout import (
+    MANIFEST,
+    SNAPSHOT,
+    SNAPSHOTS_DIR,
+    Snapshot,
+    latest_version,
+    live_snapshot,
+    read_manifest,
+    write_snapshot,
+)
 from dagster_project.warehouse import Warehouse
 
 ROWS_PER_FILE = 5_000_000
@@ -57,7 +69,7 @@ class PublicationBlocked(RuntimeError):
         failed = [r for r in verdict.get("results", []) if not r["success"] and r["severity"] == "error"]
         names = ", ".join(f"{r['name']}({r['column']})" if r.get("column") else r["name"] for r in failed)
         super().__init__(
-            f"{manifest['set']} version {manifest['version']} failed validation, LATEST unchanged: {names}"
+            f"{manifest['set']} version {manifest['version']} failed validation, the live snapshot is unchanged: {names}"
         )
         self.manifest = manifest
         self.verdict = verdict
@@ -71,8 +83,6 @@ class PublishedVersion:
     row_count: int
     manifest: dict
     pruned: list[str]  # old versions deleted after this one was written
-    # False for a snapshot of an older day than the live version's (a backfill): LATEST stays.
-    is_live: bool = True
 
 
 def new_version_id(now: dt.datetime) -> str:
@@ -80,13 +90,9 @@ def new_version_id(now: dt.datetime) -> str:
 
 
 def published_sets(wh: Warehouse) -> list[str]:
-    """Names of the sets that have a live version."""
-    root = wh.path("published")
-    if not wh.exists(root):
-        return []
-    selector = pafs.FileSelector(root, recursive=False)
-    names = (info.base_name for info in wh.fs.get_file_info(selector))
-    return sorted(name for name in names if wh.exists(wh.path("published", name, LATEST)))
+    """Names of the sets the live snapshot holds."""
+    snapshot = live_snapshot(wh)
+    return sorted(snapshot.sets) if snapshot else []
 
 
 def _write_batches(
@@ -123,6 +129,79 @@ def _file_entry(wh: Warehouse, path: str) -> dict:
     }
 
 
+def write_version(
+    wh: Warehouse,
+    set_name: str,
+    schema: pa.Schema,
+    source: pads.Dataset,
+    partition: str,
+    lineage: dict,
+    row_filter: pads.Expression | None = None,
+    now: dt.datetime | None = None,
+    gate: Gate | None = None,
+    keep_versions: int = KEEP_VERSIONS,
+    lock_timeout_s: float = LOCK_TIMEOUT_S,
+) -> PublishedVersion:
+    """Copy `source` (filtered, projected and cast to `schema`) into a new, validated version that
+    is not live yet (see `switch_snapshot`, then `prune`).
+
+    Raises PublicationBlocked when `gate` does not pass the version (after pruning the set's blocked
+    versions to the newest `keep_versions`), and LockTimeout when another write of the set holds
+    it for longer than `lock_timeout_s`.
+    """
+    if keep_versions < MIN_KEEP:
+        raise ValueError(f"keep_versions must be at least {MIN_KEEP}, got {keep_versions}")
+    with warehouse_lock(wh, f"published/{set_name}", lock_timeout_s):
+        now = now or dt.datetime.now(dt.timezone.utc)
+        manifest = _write_version(wh, set_name, schema, source, partition, lineage, row_filter, now, gate)
+        if manifest["status"] == "blocked":
+            prune_versions(wh, set_name, keep_versions)
+            raise PublicationBlocked(manifest)
+    directory = wh.path("published", set_name, manifest["version"])
+    return PublishedVersion(set_name, manifest["version"], directory, manifest["row_count"], manifest, [])
+
+
+def prune(wh: Warehouse, set_name: str, keep_versions: int = KEEP_VERSIONS, lock_timeout_s: float = LOCK_TIMEOUT_S) -> list[str]:
+    """Prune the set to its newest `keep_versions` versions (see `pruning`), under its lock."""
+    with warehouse_lock(wh, f"published/{set_name}", lock_timeout_s):
+        return prune_versions(wh, set_name, keep_versions)
+
+
+def switch_snapshot(
+    wh: Warehouse,
+    partition: str,
+    sets: dict[str, str],
+    run_id: str | None = None,
+    now: dt.datetime | None = None,
+    lock_timeout_s: float = LOCK_TIMEOUT_S,
+    keep_other_sets: bool = False,
+) -> tuple[Snapshot, bool]:
+    """Record a snapshot of `partition` naming `sets` ({set: version}, every version complete and
+    validated), plus the live snapshot's other sets with `keep_other_sets`, and make it live unless
+    the live snapshot is of a later day; returns it and whether it went live."""
+    with warehouse_lock(wh, f"published/{SNAPSHOT}", lock_timeout_s):
+        _delete_abandoned_snapshot_writes(wh)
+        now = now or dt.datetime.now(dt.timezone.utc)
+        live = live_snapshot(wh)
+        if keep_other_sets and live is not None:
+            sets = {**live.sets, **sets}
+        snapshot = Snapshot(new_version_id(now), partition, now.isoformat(), dict(sorted(sets.items())), live and live.id, run_id)
+        write_snapshot(wh, snapshot)
+        is_live = live is None or live.partition <= partition
+        if is_live:
+            wh.write_text_atomic(wh.path("published", SNAPSHOT), snapshot.id + "\n")
+    return snapshot, is_live
+
+
+def _delete_abandoned_snapshot_writes(wh: Warehouse) -> None:
+    """Temporary files of a snapshot write or SNAPSHOT switch killed before its rename
+    (Warehouse.write_text_atomic); under the snapshot lock, every one is abandoned."""
+    for directory in (wh.path("published"), wh.path("published", SNAPSHOTS_DIR)):
+        for info in wh.fs.get_file_info(pafs.FileSelector(directory, recursive=False, allow_not_found=True)):
+            if info.base_name.startswith(".") and ".tmp-" in info.base_name:
+                wh.fs.delete_file(info.path)
+
+
 def publish(
     wh: Warehouse,
     set_name: str,
@@ -136,31 +215,12 @@ def publish(
     keep_versions: int = KEEP_VERSIONS,
     lock_timeout_s: float = LOCK_TIMEOUT_S,
 ) -> PublishedVersion:
-    """Copy `source` (filtered, projected and cast to `schema`) into a new version and make it live,
-    unless the live version is a snapshot of a later day.
-
-    Then prunes the set to its newest `keep_versions` versions (see `pruning`). Raises
-    PublicationBlocked, leaving LATEST as it was, when `gate` does not pass the version, and
-    LockTimeout when another publication of the set holds it for longer than `lock_timeout_s`.
-    """
-    if keep_versions < MIN_KEEP:
-        raise ValueError(f"keep_versions must be at least {MIN_KEEP}, got {keep_versions}")
-    with warehouse_lock(wh, f"published/{set_name}", lock_timeout_s):
-        now = now or dt.datetime.now(dt.timezone.utc)
-        manifest = _write_version(wh, set_name, schema, source, partition, lineage, row_filter, now, gate)
-        if manifest["status"] == "blocked":
-            prune_versions(wh, set_name, keep_versions)
-            raise PublicationBlocked(manifest)
-        live = latest_version(wh, set_name)
-        # A backfilled older day is published beside the live version but does not replace it.
-        is_live = live is None or read_manifest(wh, set_name, live)["partition"] <= partition
-        if is_live:
-            wh.write_text_atomic(wh.path("published", set_name, LATEST), manifest["version"] + "\n")
-        pruned = prune_versions(wh, set_name, keep_versions)
-    directory = wh.path("published", set_name, manifest["version"])
-    return PublishedVersion(
-        set_name, manifest["version"], directory, manifest["row_count"], manifest, pruned, is_live
-    )
+    """Publish one set alone: `write_version`, then a snapshot that replaces only this set's version
+    in the live one. The pipeline publishes a partition's sets together instead (write every
+    version, then one `switch_snapshot`)."""
+    version = write_version(wh, set_name, schema, source, partition, lineage, row_filter, now, gate, keep_versions, lock_timeout_s)
+    switch_snapshot(wh, partition, {set_name: version.version}, now=now, lock_timeout_s=lock_timeout_s, keep_other_sets=True)
+    return dataclasses.replace(version, pruned=prune(wh, set_name, keep_versions, lock_timeout_s))
 
 
 def _write_version(

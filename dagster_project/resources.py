@@ -16,6 +16,7 @@ from pyspark.sql import SparkSession
 
 from dagster_project.llm_resource import LLMEngineResource
 from dagster_project.warehouse import Warehouse
+from evaluation.run import EvaluationConfig
 from llm_jobs.factor_sets import FactorSet, resolve_factor_set
 from llm_jobs.text_encoder import TextEncoder
 from schemas.contracts import ValidationThresholds
@@ -151,6 +152,13 @@ def _loaded_encoder(model: str | None, device: str, batch_size: int, local_files
     return TextEncoder(model, device=device, batch_size=batch_size, local_files_only=local_files_only)
 
 
+class EvaluationResource(dg.ConfigurableResource, EvaluationConfig):
+    """Evaluation settings (see evaluation.run.EvaluationConfig): seeds, metrics, segments, BPR."""
+
+    def config(self) -> EvaluationConfig:
+        return EvaluationConfig.model_validate(self.model_dump())
+
+
 class ValidationResource(dg.ConfigurableResource, ValidationThresholds):
     """Thresholds of the validation checks (schemas.contracts.ValidationThresholds)."""
 
@@ -198,6 +206,7 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
         "reform": ReformResource(),
         "reaseq": ReaseqResource(),
         "validation": ValidationResource(),
+        "evaluation": EvaluationResource(),
         "text_encoder": TextEncoderResource(
             model=os.environ.get("RECAUG_TEXT_ENCODER") or None,
             device=os.environ.get("RECAUG_TEXT_ENCODER_DEVICE", "cpu"),

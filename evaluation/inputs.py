@@ -48,7 +48,8 @@ def _beyond_log(sets: PublishedSets) -> Interactions:
     return Interactions(users, lists.flatten().to_numpy())
 
 
-def _pairs(sets: PublishedSets) -> PairwiseSupervision:
+def pairwise_supervision(sets: PublishedSets) -> PairwiseSupervision:
+    """The live llm_pairwise_supervision set as S-LLMR's pairs."""
     table = sets.table("llm_pairwise_supervision")
     column = lambda name: table[name].to_numpy(zero_copy_only=False)  # noqa: E731
     return PairwiseSupervision(
@@ -97,7 +98,7 @@ def evaluation_inputs(
         test=_interactions(sets, "interactions_test")[0],
         fused=fused,
         fused_ts=fused_ts,
-        pairs=_pairs(sets),
+        pairs=pairwise_supervision(sets),
         user_factors=_factors(sets, "user_features", "user_idx", n_users),
         item_factors=_factors(sets, "item_features", "item_idx", n_items),
         knowledge=_knowledge(sets, n_items),

@@ -5,11 +5,14 @@
     items = sets.table("item_features", ["item_idx", "knowledge_embedding"])
     knowledge = embedding_tensor(items, "knowledge_embedding")  # (n_items, D) float32, no copy
 
-Only the live version of each set (its `LATEST` pointer) is read. Nothing here imports the
-pipeline: a trainer can copy this file next to its own code.
+Only the live snapshot is read: `published/SNAPSHOT` names a snapshot file, which names one
+version per set, all from one run of one partition day, read once when the loader is made.
+Nothing here imports the pipeline: a trainer can copy this file next to its own code.
 """
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pyarrow as pa
@@ -22,23 +25,33 @@ from evaluation.data import Interactions
 
 
 class PublishedSets:
-    """The live published sets of a warehouse (a local directory or a pyarrow filesystem URL)."""
+    """The published sets of a warehouse (a local directory or a pyarrow filesystem URL) as the
+    live snapshot names them, or as the snapshot `snapshot_id` does."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, snapshot_id: str | None = None) -> None:
         if "://" in base_url:
             self.fs, root = pafs.FileSystem.from_uri(base_url)
         else:
             self.fs, root = pafs.LocalFileSystem(), base_url
         self.root = root.rstrip("/")
+        pointer = f"{self.root}/published/SNAPSHOT"
+        try:
+            snapshot_id = snapshot_id or self._read(pointer).strip()
+        except FileNotFoundError as exc:
+            raise FileNotFoundError(f"nothing is published in {base_url} (no {pointer})") from exc
+        snapshot = json.loads(self._read(f"{self.root}/published/_snapshots/{snapshot_id}.json"))
+        #: The snapshot read: its id, partition day and {set: version}.
+        self.snapshot_id, self.partition, self.versions = snapshot_id, snapshot["partition"], snapshot["sets"]
+
+    def _read(self, path: str) -> str:
+        with self.fs.open_input_stream(path) as f:
+            return f.read().decode()
 
     def version(self, name: str) -> str:
-        """The live version of set `name`; FileNotFoundError naming the set when none is live."""
-        pointer = f"{self.root}/published/{name}/LATEST"
-        try:
-            with self.fs.open_input_stream(pointer) as f:
-                return f.read().decode().strip()
-        except FileNotFoundError as exc:
-            raise FileNotFoundError(f"no live version of published set {name!r} ({pointer})") from exc
+        """The live version of set `name`; KeyError naming the set when the snapshot has none."""
+        if name not in self.versions:
+            raise KeyError(f"the live snapshot {self.snapshot_id} has no set {name!r}; it has {sorted(self.versions)}")
+        return self.versions[name]
 
     def table(self, name: str, columns: list[str] | None = None) -> pa.Table:
         """The live version of set `name` as one Arrow table (only `columns`, when given)."""

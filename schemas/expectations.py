@@ -290,6 +290,29 @@ def _id_maps(columns: Sequence[str]) -> list[Expectation]:
     ]
 
 
+def _scorer_probe(columns: Sequence[str]) -> list[Expectation]:
+    return [
+        _columns_in_order(columns),
+        *_not_null("user_idx", "candidate_set", "item_idx", "is_valid"),
+        _unique("user_idx", "item_idx"),
+        _in_set("candidate_set", ["valid_probe"]),
+        _between("raw_score", 0, 1),
+    ]
+
+
+def _evaluation_report(columns: Sequence[str]) -> list[Expectation]:
+    return [
+        _columns_in_order(columns),
+        *_not_null("augmentation", "model", "segment", "metric", "users", "seeds"),
+        _unique("augmentation", "model", "segment", "metric"),
+        _in_set("augmentation", ["llm_i2i", "slmr", "reform", "reaseq"]),
+        _in_set("segment", ["overall", "long_tail", "cold_users"]),
+        _between("users", 0),
+        _between("seeds", 1),
+        *[_between(column, 0, 1) for column in ("baseline", "baseline_lo", "baseline_hi", "augmented", "augmented_lo", "augmented_hi")],
+    ]
+
+
 SuiteBuilder = Callable[[Sequence[str]], list[Expectation]]
 
 #: The expectations of every table, by table name (see the module docstring for the naming).
@@ -330,6 +353,9 @@ SUITES: dict[str, SuiteBuilder] = {
     "i2i_train_interactions": _i2i_train_interactions,
     "llm_pairwise_supervision": _llm_pairwise_supervision,
     "id_maps": _id_maps,
+    "evaluation/scorer_probe": _scorer_probe,
+    "evaluation/report": _evaluation_report,
+    "evaluation_report": _evaluation_report,
 }
 
 

@@ -388,6 +388,35 @@ LLM_TABLES = {
     "llm_pairwise_supervision": LLM_PAIRWISE_SUPERVISION,
 }
 
+# --- evaluation layer: what each augmentation buys ---------------------------------------------
+
+#: evaluation/scorer_probe: the S-LLMR scorer's scores of users' valid items and of random items.
+SCORER_PROBE = pa.schema([*SLMR_RAW_SCORES, pa.field("is_valid", pa.bool_(), nullable=False)])
+
+#: evaluation/report and the published evaluation_report: one row per augmentation x consumer
+#: model x segment x metric; means over `users` test users of per-user values averaged over
+#: `seeds` training seeds, with 95% paired-bootstrap intervals; lift = augmented / baseline - 1,
+#: delta = augmented - baseline. Undefined values (a lift over a zero baseline) are null.
+EVALUATION_REPORT = pa.schema(
+    [
+        pa.field("augmentation", pa.string(), nullable=False),  # llm_i2i, slmr, reform, reaseq
+        pa.field("model", pa.string(), nullable=False),
+        pa.field("segment", pa.string(), nullable=False),  # overall, long_tail, cold_users
+        pa.field("metric", pa.string(), nullable=False),  # recall@k, ndcg@k
+        pa.field("users", pa.int32(), nullable=False),
+        pa.field("seeds", pa.int32(), nullable=False),
+        *(
+            pa.field(name, pa.float64())
+            for name in (
+                "baseline", "baseline_lo", "baseline_hi", "augmented", "augmented_lo", "augmented_hi",
+                "lift", "lift_lo", "lift_hi", "delta", "delta_lo", "delta_hi",
+            )
+        ),
+    ]
+)
+
+EVALUATION_TABLES = {"scorer_probe": SCORER_PROBE, "report": EVALUATION_REPORT}
+
 # --- published sets --------------------------------------------------------------------------
 
 AUGMENTED_USER_SEQUENCES = pa.schema(
@@ -438,6 +467,7 @@ PUBLISHED_SETS = {
     "i2i_train_interactions": I2I_TRAIN_INTERACTIONS,
     "llm_pairwise_supervision": LLM_PAIRWISE_SUPERVISION,
     "id_maps": ID_MAPS,
+    "evaluation_report": EVALUATION_REPORT,
 }
 
 PUBLISHED_SET_NAMES = sorted([*PUBLISHED_SETS, *AUGMENTED_SETS])
@@ -465,6 +495,7 @@ _FIXED_TABLES = {
         "reaseq_user_interests": REASEQ_USER_INTERESTS,
         "user_sequences_augmented": AUGMENTED_USER_SEQUENCES,
     },
+    "evaluation": EVALUATION_TABLES,
 }
 
 #: llm/ tables whose schema depends on the factor set and the text encoder's dimension.

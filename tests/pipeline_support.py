@@ -11,11 +11,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from dagster_project.assets import assets_and_checks
+from dagster_project.assets.published import SNAPSHOT_KEY
 from dagster_project.llm_resource import LLMEngineResource, LLMJobSettings
 from dagster_project.publishing import latest_version
 from dagster_project.resources import (
     FeaturesResource,
     I2ISynthesisResource,
+    EvaluationResource,
     ReaseqResource,
     ReformResource,
     SLMRResource,
@@ -30,11 +32,14 @@ from transforms.synthetic_marketplace import MarketplaceSpec, write_marketplace
 
 __all__ = ["synthetic_run"]
 
-#: Everything but the I2I and S-LLMR branches and what is published from them. user_features,
-#: item_features and user_sequences are published through the ReFORM and ReaSeq assets, which
-#: these runs keep but with caps of 0 (NO_REFORM, NO_REASEQ): nobody is prompted, every entity gets
-#: zero vectors and all-False masks.
-WITHOUT_LLM = dg.AssetSelection.all() - dg.AssetSelection.groups("llm_i2i", "llm_slmr").downstream()
+#: Everything but the I2I and S-LLMR branches, the evaluation and what is published from them (the
+#: snapshot then holds the other sets).
+#: user_features, item_features and user_sequences are published through the ReFORM and ReaSeq
+#: assets, which these runs keep but with caps of 0 (NO_REFORM, NO_REASEQ): nobody is prompted,
+#: every entity gets zero vectors and all-False masks.
+WITHOUT_LLM = (
+    dg.AssetSelection.all() - dg.AssetSelection.groups("llm_i2i", "llm_slmr", "evaluation").downstream()
+) | dg.AssetSelection.assets(SNAPSHOT_KEY)
 
 TINY_I2I = I2ISynthesisResource(
     users=3, from_neighbourhood=2, from_categories=2, random_candidates=1, max_picks=2, real_pairs_judged=3
@@ -42,6 +47,7 @@ TINY_I2I = I2ISynthesisResource(
 TINY_SLMR = SLMRResource(users=2, candidates=4, popular_pool=20, cold_users=1, tail_items=1, pairs_per_user=3)
 TINY_REFORM = ReformResource(users=1, items=1, max_review_tokens=600)
 TINY_REASEQ = ReaseqResource(items=2, users=2, interests=2, items_per_interest=1)
+TINY_EVALUATION = EvaluationResource(seeds=2, probe_users=2, probe_negatives=3)
 NO_REFORM = ReformResource(users=0, items=0)
 NO_REASEQ = ReaseqResource(items=0, users=0)
 
@@ -59,6 +65,7 @@ def test_resources(source_dir, warehouse_dir, features=None, with_llm=True) -> d
         "reaseq": TINY_REASEQ if with_llm else NO_REASEQ,
         "text_encoder": TextEncoderResource(),
         "validation": ValidationResource(),
+        "evaluation": TINY_EVALUATION,
     }
 
 

@@ -8,9 +8,9 @@ Pause points, in the order a publication passes them:
     data      part files half written (one still open)
     gate      every part file written, no manifest yet
     manifest  the manifest's temporary file written, not yet renamed into place
-    switch    the manifest in place, the LATEST switch not yet renamed into place
-    switched  LATEST switched, pruning not started
-    prune     pruning a version: its manifest deleted, its directory not yet
+    snapshot  the snapshot naming the version written, not yet renamed into place
+    switch    the snapshot in place, the SNAPSHOT switch not yet renamed into place
+    prune     SNAPSHOT switched; pruning a version: its manifest deleted, its directory not yet
 """
 
 import os
@@ -21,7 +21,7 @@ import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 
 from dagster_project import publishing
-from dagster_project.published_layout import LATEST, MANIFEST
+from dagster_project.published_layout import MANIFEST, SNAPSHOT
 from dagster_project.warehouse import Warehouse
 from schemas.tables import ID_MAPS
 
@@ -68,13 +68,6 @@ def pause_in_os_replace(points: dict[str, str]) -> None:
     os.replace = pausing_replace
 
 
-def pause_before_pruning() -> None:
-    def pausing_prune(*args, **kwargs):
-        pause("switched")
-
-    publishing.prune_versions = pausing_prune
-
-
 def main(mode: str, warehouse: str, source_dir: str, point: str | None = None) -> None:
     publishing.ROWS_PER_FILE = ROWS_PER_FILE
     wh = Warehouse(warehouse)
@@ -86,10 +79,10 @@ def main(mode: str, warehouse: str, source_dir: str, point: str | None = None) -
         gate = lambda path, previous_rows: pause("gate")  # noqa: E731
     elif point == "manifest":
         pause_in_os_replace({MANIFEST: "manifest"})
+    elif point == "snapshot":
+        pause_in_os_replace({".json": "snapshot"})
     elif point == "switch":
-        pause_in_os_replace({f"/{LATEST}": "switch"})
-    elif point == "switched":
-        pause_before_pruning()
+        pause_in_os_replace({f"/{SNAPSHOT}": "switch"})
     elif point == "prune":
         object.__setattr__(wh, "fs", PausingFileSystem())
 

@@ -19,14 +19,15 @@ def _example():
 
 
 def test_i2i_trainer_reads_the_fused_set_and_its_loss_falls(synthetic_run):
-    metrics = _example().train_i2i(Path(synthetic_run.wh.base_url), steps=60)
+    metrics = _example().train_i2i(Path(synthetic_run.wh.base_url), epochs=10)
     fused = read_set(synthetic_run.wh, "i2i_train_interactions")
     assert metrics["interactions"] == fused.num_rows
     assert metrics["synthetic"] == fused["source"].to_pylist().count("synthetic")
     assert metrics["last_loss"] < metrics["first_loss"]
 
 
-def test_slmr_trainer_adds_the_gated_hinge_over_every_published_pair(synthetic_run):
-    metrics = _example().train_slmr(Path(synthetic_run.wh.base_url), steps=30)
-    assert metrics["pairs"] == read_set(synthetic_run.wh, "llm_pairwise_supervision").num_rows
-    assert math.isfinite(metrics["last_loss"]) and metrics["last_regularizer"] >= 0
+def test_slmr_trainer_adds_the_gated_hinge_over_every_published_pair_and_its_gate_stays_open(synthetic_run):
+    metrics = _example().train_slmr(Path(synthetic_run.wh.base_url), epochs=10)
+    assert metrics["pairs"] == read_set(synthetic_run.wh, "llm_pairwise_supervision").num_rows > 0
+    assert math.isfinite(metrics["last_loss"])
+    assert metrics["mean_alpha"] > 0.25  # the guarded gate does not switch the regularizer off

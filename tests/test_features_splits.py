@@ -11,7 +11,7 @@ from feature_fixtures import assert_contract, rows_of, synthetic
 from schemas.tables import CLEAN_INTERACTIONS, SPLITS
 from transforms.config import SplitConfig
 from transforms.id_maps import build_id_maps
-from transforms.splits import assign_splits, indexed_splits, training_rows
+from transforms.splits import assign_splits, indexed_splits, training_rows, users_held_out_by_tie
 
 KEY = ("user_id", "item_id")
 
@@ -81,19 +81,22 @@ def test_split_matches_reference_and_does_not_leak(spark, cfg):
         assert set(per_user.values()) == {1}
 
 
-def test_ties_are_not_decided_by_item_id(spark):
+def test_ties_are_not_decided_by_item_id_and_are_counted(spark):
     """Users whose interactions all share one day (as 865 of 976 users of Amazon's All Beauty do):
     which one is held out follows the seeded hash, so it is not always the highest item id."""
     day = datetime(2020, 1, 1, tzinfo=timezone.utc)
     rows = [{"user_id": f"U{u}", "item_id": f"I{u % 7 + i}", "ts": day, "rating": 5.0} for u in range(60) for i in range(5)]
     schema = pa.schema([(f.name, f.type) for f in CLEAN_INTERACTIONS])
-    assigned = rows_of(assign_splits(spark.createDataFrame(pa.Table.from_pylist(rows, schema=schema)), SplitConfig()))
+    assigned_df = assign_splits(spark.createDataFrame(pa.Table.from_pylist(rows, schema=schema)), SplitConfig())
+    assigned = rows_of(assigned_df)
     by_user = defaultdict(list)
     for r in assigned:
         by_user[r["user_id"]].append(r)
     highest_held_out = sum(max(group, key=lambda r: r["item_id"])["split"] == "test" for group in by_user.values())
     assert 0 < highest_held_out < 30  # about 60 / 5 by chance; 60 if ids decided
     assert {(r["user_id"], r["item_id"]): r["split"] for r in assigned} == reference_leave_last_out(assigned, 3, 0)
+    splits = indexed_splits(assigned_df, build_id_maps(training_rows(assigned_df)))
+    assert users_held_out_by_tie(splits) == 60
 
 
 def test_indexed_splits_keep_only_ids_known_to_training(spark):

@@ -1,6 +1,7 @@
 """End to end: raw files -> Dagster assets -> published sets -> DuckDB, on real Spark and Parquet."""
 
 import gzip
+import hashlib
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -19,6 +20,7 @@ from dagster_project.warehouse import Warehouse
 from pipeline_support import materialize, read_set
 
 SETS = [
+    "evaluation_report",
     "i2i_pairs",
     "i2i_train_interactions",
     "id_maps",
@@ -43,6 +45,19 @@ def distinct_pairs(path, as_of_unix=None) -> dict[tuple[str, str], int]:
             key = (record["reviewerID"], record["asin"])
             latest[key] = max(latest.get(key, 0), record["unixReviewTime"])
     return latest
+
+
+def training_items(pairs: dict[tuple[str, str], int]) -> set[str]:
+    """Independent leave-last-out (transforms.splits, default settings) over `distinct_pairs`: the
+    items with a training interaction, the only ones the training side may know."""
+    by_user = defaultdict(list)
+    for (user, item), ts in pairs.items():
+        by_user[user].append((ts, hashlib.md5(f"0:{user}:{item}".encode()).hexdigest(), item))
+    items = set()
+    for rows in by_user.values():
+        rows.sort()
+        items |= {item for _, _, item in (rows if len(rows) < 3 else rows[:-2])}
+    return items
 
 
 def materialized_metadata(result: dg.ExecuteInProcessResult, key: str) -> dict:
@@ -169,11 +184,15 @@ def test_magazine_run_counts_match_the_source(magazine_run, magazine_dir):
     assert result.success
     pairs = distinct_pairs(magazine_dir / "Magazine_Subscriptions_5.json.gz")
     assert len(pairs) == 2302
+    known = training_items(pairs)
+    # Held-out rows of items no one trained on have no id (the held-out rule): 4 of 2,302 here.
+    kept = [pair for pair in pairs if pair[1] in known]
+    assert len(kept) == 2302 - 4
     total = sum(read_set(wh, f"interactions_{s}").num_rows for s in ("train", "valid", "test"))
-    assert total == 2302
+    assert total == len(kept) == 2302 - materialized_metadata(result, "features/splits")["rows_without_training_ids"]
     items = read_set(wh, "item_features").to_pylist()
-    assert len(items) == 157 and read_set(wh, "user_features").num_rows == 348
-    assert sum(not r["has_metadata"] for r in items) == 6
+    assert {r["item_id"] for r in items} == known and read_set(wh, "user_features").num_rows == 348
+    assert sum(not r["has_metadata"] for r in items) <= 6
     assert not any("<" in r["title"] for r in items)
 
     assert materialized_metadata(result, "raw/interactions")["rows"] == 2375
@@ -187,8 +206,9 @@ def test_magazine_as_of_partition_excludes_later_records(magazine_run, magazine_
     wh = Warehouse(str(tmp_path / "wh"))
     cutoff = 1293839999  # 2010-12-31T23:59:59Z
     expected = distinct_pairs(magazine_dir / "Magazine_Subscriptions_5.json.gz", as_of_unix=cutoff)
+    known = training_items(expected)
     tables = [read_set(wh, f"interactions_{s}") for s in ("train", "valid", "test")]
-    assert sum(t.num_rows for t in tables) == len(expected) < 2302
+    assert sum(t.num_rows for t in tables) == sum(item in known for _, item in expected) < 2302
     assert all(ts.timestamp() <= cutoff for t in tables for ts in t["ts"].to_pylist())
 
 
@@ -209,6 +229,6 @@ def test_cli_reads_the_catalog(magazine_run):
         ],
     )
     assert answer.exit_code == 0, answer.output
-    assert answer.output.split() == ["total", "2302"]
+    assert answer.output.split() == ["total", str(2302 - 4)]
     bad = runner.invoke(cli, ["query", "--warehouse", wh.base_url, "SELECT * FROM no_such_set"])
     assert bad.exit_code != 0 and "no_such_set" in bad.output

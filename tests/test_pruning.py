@@ -8,9 +8,9 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 import pytest
 
-from dagster_project.published_layout import LATEST, MANIFEST, latest_version, read_manifest, version_names
+from dagster_project.published_layout import MANIFEST, latest_version, read_manifest, version_names
 from dagster_project.pruning import prune_versions
-from dagster_project.publishing import PublicationBlocked, PublishedVersion, new_version_id, publish
+from dagster_project.publishing import PublicationBlocked, PublishedVersion, new_version_id, publish, switch_snapshot
 from dagster_project.validation import CheckResult, ValidationReport
 from dagster_project.warehouse import Warehouse
 from schemas.tables import ID_MAPS
@@ -90,7 +90,7 @@ def test_incomplete_versions_go_only_when_older_than_latest(wh, source):
 
 def test_latest_and_every_version_newer_than_it_survive(wh, source):
     names = [_publish(wh, source, keep=5).version for _ in range(4)]
-    (Path(wh.path("published", "id_maps")) / LATEST).write_text(names[0] + "\n")  # a rollback
+    switch_snapshot(wh, "2024-01-01", {"id_maps": names[0]})  # a rollback
 
     assert prune_versions(wh, "id_maps", keep=2) == []
     assert version_names(wh, "id_maps") == names

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 from child_processes import Children, read_line, send_line
 
-from dagster_project.published_layout import LATEST, MANIFEST, latest_version, read_manifest, version_names
+from dagster_project.published_layout import MANIFEST, SNAPSHOTS_DIR, latest_version, read_manifest, version_names
 from dagster_project.publishing import PublishedVersion, publish
 from dagster_project.warehouse import Warehouse
 from schemas.tables import ID_MAPS
@@ -71,7 +71,7 @@ def _assert_complete(wh: Warehouse, version: str) -> None:
 
 
 def _assert_readable(wh: Warehouse) -> str:
-    """LATEST names a complete published version, and every version with a manifest is complete."""
+    """The live snapshot names a complete published version, and every version with a manifest is complete."""
     live = latest_version(wh, SET)
     assert live is not None and read_manifest(wh, SET, live)["status"] == "published"
     for version in version_names(wh, SET):
@@ -86,8 +86,10 @@ def _assert_next_publish_cleans_up(wh: Warehouse, source: Path) -> None:
     versions = version_names(wh, SET)
     assert len(versions) == 2 and versions[-1] == after.version
     assert all(_has_manifest(wh, v) for v in versions)
-    # No half-deleted version, no abandoned LATEST temporary file.
-    assert sorted(os.listdir(wh.path("published", SET))) == sorted([LATEST, *versions])
+    # No half-deleted version, no abandoned snapshot or SNAPSHOT temporary file.
+    assert sorted(os.listdir(wh.path("published", SET))) == sorted(versions)
+    for directory in (wh.path("published"), wh.path("published", SNAPSHOTS_DIR)):
+        assert not [name for name in os.listdir(directory) if ".tmp-" in name]
 
 
 @pytest.mark.parametrize(
@@ -96,8 +98,8 @@ def _assert_next_publish_cleans_up(wh: Warehouse, source: Path) -> None:
         ("data", False),
         ("gate", False),
         ("manifest", False),
+        ("snapshot", False),
         ("switch", False),
-        ("switched", True),
         ("prune", True),
     ],
 )

@@ -72,6 +72,14 @@ def indexed_splits(assigned: DataFrame, id_maps: DataFrame) -> DataFrame:
     return conform(with_indices(assigned, id_maps), SPLITS)
 
 
+def users_held_out_by_tie(splits: DataFrame) -> int:
+    """Users whose test or valid row shares its ts with the row before it in their order: the
+    tie-break, not time, decided what they hold out."""
+    at = lambda name: F.max(F.when(F.col("split") == name, F.col("ts")))  # noqa: E731
+    per_user = splits.groupBy("user_idx").agg(at("test").alias("test"), at("valid").alias("valid"), at("train").alias("train"))
+    return per_user.filter((F.col("test") == F.col("valid")) | (F.col("valid") == F.col("train"))).count()
+
+
 def split_rows(splits: DataFrame, name: str) -> DataFrame:
     """The (user_idx, item_idx, ts, rating) rows of one split."""
     return splits.filter(F.col("split") == name).drop("split")

@@ -639,17 +639,21 @@ def _contains(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
     return sorted_keys[pos] == keys if len(sorted_keys) else np.zeros(len(keys), dtype=bool)
 
 
+def preference_weights(user: int, prefs: Preferences, catalog: Catalog) -> np.ndarray:
+    """Weights (n_items) proportional to the user's true mixture over items: what each draw follows."""
+    category_weight = np.zeros(len(catalog.category_mass))
+    np.add.at(category_weight, prefs.categories[user, : prefs.count[user]], 1.0 / prefs.count[user])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        in_category = np.nan_to_num(category_weight / catalog.category_mass)[catalog.category]
+    return catalog.popularity * ((1 - PREFERRED_SHARE) + PREFERRED_SHARE * in_category)
+
+
 def _complete_user(
     user: int, missing: int, taken: np.ndarray, prefs: Preferences, catalog: Catalog, rng: np.random.Generator
 ) -> np.ndarray:
     """`missing` more keys for `user`: Gumbel top-k of the user's mixture over untaken items."""
     n_items = len(catalog.popularity)
-    category_weight = np.zeros(len(catalog.category_mass))
-    np.add.at(category_weight, prefs.categories[user, : prefs.count[user]], 1.0 / prefs.count[user])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        in_category = np.nan_to_num(category_weight / catalog.category_mass)[catalog.category]
-    weight = catalog.popularity * ((1 - PREFERRED_SHARE) + PREFERRED_SHARE * in_category)
-    score = np.log(weight) + rng.gumbel(size=n_items)
+    score = np.log(preference_weights(user, prefs, catalog)) + rng.gumbel(size=n_items)
     lo, hi = np.searchsorted(taken, [user * n_items, (user + 1) * n_items])
     score[taken[lo:hi] - user * n_items] = -np.inf
     return user * n_items + np.argpartition(-score, missing - 1)[:missing]
@@ -932,6 +936,14 @@ def marketplace_streams(spec: MarketplaceSpec) -> tuple[Catalog, np.random.Gener
     catalog_seed, meta_seed, review_seed = np.random.SeedSequence(spec.seed).spawn(3)
     catalog = build_catalog(spec.n_items, spec.popularity_exponent, np.random.Generator(np.random.PCG64(catalog_seed)))
     return catalog, np.random.Generator(np.random.PCG64(meta_seed)), np.random.Generator(np.random.PCG64(review_seed))
+
+
+def hidden_preferences(spec: MarketplaceSpec) -> tuple[Catalog, Preferences]:
+    """The catalog and every user's preferred categories that `write_marketplace(spec)` draws
+    from: the ground truth a planted augmentation is drawn from to test an evaluator."""
+    catalog, _, review_rng = marketplace_streams(spec)
+    user_activity(spec, review_rng)  # drawn first from the same stream, as in review_chunks
+    return catalog, user_preferences(spec.n_users, catalog, review_rng)
 
 
 def write_marketplace(spec: MarketplaceSpec, out_dir: str | Path) -> dict:

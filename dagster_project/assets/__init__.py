@@ -1,6 +1,7 @@
 import dagster as dg
 
 from dagster_project.assets.contracts import contract_checks
+from dagster_project.assets.evaluation import evaluation_assets
 from dagster_project.assets.features import feature_assets
 from dagster_project.assets.i2i import i2i_assets
 from dagster_project.assets.published import published_assets
@@ -15,7 +16,7 @@ ONE_DAY_PER_RUN = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
 
 all_assets = [
     asset.with_attributes(backfill_policy=ONE_DAY_PER_RUN)
-    for asset in [raw_tables, *feature_assets, *i2i_assets, *slmr_assets, *reform_assets, *reaseq_assets, *published_assets]
+    for asset in [raw_tables, *feature_assets, *i2i_assets, *slmr_assets, *reform_assets, *reaseq_assets, *evaluation_assets, *published_assets]
 ]
 
 #: Every asset with the contract checks of the warehouse tables (the published sets carry theirs).

@@ -18,7 +18,7 @@ from transforms.id_maps import build_id_maps
 from transforms.item_features import item_features
 from transforms.review_bundles import review_bundles
 from transforms.sequences import user_sequences
-from transforms.splits import assign_splits, indexed_splits, training_rows
+from transforms.splits import assign_splits, indexed_splits, training_rows, users_held_out_by_tie
 from transforms.user_features import user_features
 
 Inputs = Mapping[str, DataFrame]
@@ -70,6 +70,7 @@ FEATURE_TABLES = [
             # Held-out rows of a user or item with no training interaction, and train rows outside
             # the k-core (see indexed_splits).
             "rows_without_training_ids": t["features/clean_interactions"].count() - df.count(),
+            "users_held_out_by_tie": users_held_out_by_tie(df),
         },
     ),
     FeatureTable(

@@ -1,7 +1,10 @@
-"""Published training sets: versioned Parquet with a manifest, LATEST switch, DuckDB views.
+"""Published training sets: versioned Parquet with a manifest, one snapshot switch, DuckDB views.
 
-Each set's contract (its Great Expectations suite plus the id and row-count checks) runs as a
-blocking asset check on the written version: LATEST switches only when it passes.
+Each set's asset writes a new version and runs its contract (its Great Expectations suite plus the
+id and row-count checks) as a blocking asset check on it; nothing goes live yet. `published/snapshot`
+runs only when every set of the run passed: it switches the live snapshot to this run's versions,
+all at once, and refreshes the DuckDB catalog. A blocked set stops it, and the previous snapshot
+stays live and whole. The evaluation report, computed on the new snapshot afterwards, joins it.
 """
 
 import json
@@ -16,7 +19,8 @@ from dagster_project.catalog import catalog_path, refresh_catalog
 from dagster_project.data_docs import write_validation_docs
 from dagster_project.lineage import code_version
 from dagster_project.partitions import daily_partitions
-from dagster_project.publishing import PublicationBlocked, publish
+from dagster_project.published_layout import live_snapshot, read_manifest, version_names
+from dagster_project.publishing import PublicationBlocked, prune, switch_snapshot, write_version
 from dagster_project.resources import (
     FeaturesResource,
     ReaseqResource,
@@ -53,6 +57,13 @@ PUBLICATIONS = [
     PublishedSet("id_maps", "features/id_maps"),
 ]
 
+#: What each augmentation buys (dagster_project.assets.evaluation), measured on the snapshot of the
+#: sets above and added to it.
+EVALUATION_REPORT = PublishedSet("evaluation_report", "evaluation/report")
+#: The Parquet schema metadata key of evaluation/report naming the snapshot it evaluated.
+EVALUATED_SNAPSHOT = b"evaluated_snapshot"
+SNAPSHOT_KEY = dg.AssetKey(["published", "snapshot"])
+
 
 def _lineage(warehouse: WarehouseResource, features: FeaturesResource, partition: str) -> dict:
     wh = warehouse.warehouse
@@ -82,7 +93,9 @@ def _embedding_lineage(reform: ReformResource, reaseq: ReaseqResource, text_enco
     }
 
 
-def _published_asset(spec: PublishedSet) -> dg.AssetsDefinition:
+def _published_asset(spec: PublishedSet, joins_live_snapshot: bool = False) -> dg.AssetsDefinition:
+    """The asset that writes and validates a version of `spec`; with `joins_live_snapshot`, it then
+    adds the version to the live snapshot it was computed from (the evaluation report)."""
     key = dg.AssetKey(["published", spec.name])
 
     @dg.asset(
@@ -90,7 +103,7 @@ def _published_asset(spec: PublishedSet) -> dg.AssetsDefinition:
         group_name="published",
         deps=list(dict.fromkeys([dg.AssetKey(spec.source.split("/")), ID_MAPS_KEY])),
         partitions_def=daily_partitions,
-        description=f"Published training set `{spec.name}`: published/{spec.name}/<version>/",
+        description=f"Published set `{spec.name}`: published/{spec.name}/(version)/, live once the snapshot names it",
         check_specs=[
             dg.AssetCheckSpec(
                 CONTRACT_CHECK,
@@ -113,7 +126,7 @@ def _published_asset(spec: PublishedSet) -> dg.AssetsDefinition:
         wh, thresholds = warehouse.warehouse, validation.thresholds()
         partition = context.partition_key
         schema = resolved_schema(spec.name, reform, text_encoder)
-        lineage = _lineage(warehouse, features, partition)
+        lineage = {**_lineage(warehouse, features, partition), "run_id": context.run_id}
         if spec.name in _EMBEDDED_SETS:
             lineage |= _embedding_lineage(reform, reaseq, text_encoder)
         source = pads.dataset(wh.table_path(*spec.source.split("/"), partition), format="parquet", filesystem=wh.fs)
@@ -125,7 +138,7 @@ def _published_asset(spec: PublishedSet) -> dg.AssetsDefinition:
             )
 
         try:
-            version = publish(
+            version = write_version(
                 wh,
                 spec.name,
                 schema,
@@ -146,7 +159,9 @@ def _published_asset(spec: PublishedSet) -> dg.AssetsDefinition:
                 metadata={**check_metadata(blocked.verdict), "data_docs": dg.MetadataValue.url(docs)},
             )
             raise dg.Failure(description=f"{blocked}\nData Docs: {docs}") from blocked
-        refresh_catalog(wh)
+        live = {}
+        if joins_live_snapshot:
+            live = _join_live_snapshot(warehouse, spec.name, version.version, partition, source.schema.metadata or {}, context)
         docs = dg.MetadataValue.url(write_validation_docs(wh, version.manifest))
         yield dg.AssetCheckResult(
             check_name=CONTRACT_CHECK,
@@ -159,13 +174,80 @@ def _published_asset(spec: PublishedSet) -> dg.AssetsDefinition:
                 "version": version.version,
                 "path": dg.MetadataValue.path(version.path),
                 "previous_version": version.manifest["previous_version"] or "",
-                "pruned_versions": dg.MetadataValue.json(version.pruned),
-                "duckdb_catalog": dg.MetadataValue.path(catalog_path(wh)),
                 "data_docs": docs,
+                **live,
             }
         )
 
     return _asset
 
 
-published_assets = [_published_asset(spec) for spec in PUBLICATIONS]
+def _join_live_snapshot(warehouse: WarehouseResource, set_name: str, version: str, partition: str, metadata: dict, context) -> dict:
+    """Add `version` to the live snapshot when it is the one the set was computed from."""
+    wh = warehouse.warehouse
+    evaluated = metadata.get(EVALUATED_SNAPSHOT, b"").decode()
+    live = live_snapshot(wh)
+    if live is None or live.id != evaluated or live.partition != partition:
+        context.log.warning(
+            f"{set_name} {version} evaluated snapshot {evaluated or '?'}, but {live.id if live else 'none'} is live: not added"
+        )
+        return {"joined_snapshot": ""}
+    snapshot, _ = switch_snapshot(
+        wh, partition, {set_name: version}, context.run_id, lock_timeout_s=warehouse.lock_timeout_s, keep_other_sets=True
+    )
+    refresh_catalog(wh)
+    prune(wh, set_name, warehouse.keep_versions, warehouse.lock_timeout_s)
+    return {"joined_snapshot": snapshot.id, "duckdb_catalog": dg.MetadataValue.path(catalog_path(wh))}
+
+
+def _versions_of_run(wh, set_name: str, run_id: str) -> str | None:
+    """The newest validated version of `set_name` written by run `run_id`."""
+    for version in reversed(version_names(wh, set_name)):
+        try:
+            manifest = read_manifest(wh, set_name, version)
+        except FileNotFoundError:  # incomplete
+            continue
+        if manifest["status"] == "published" and manifest["lineage"].get("run_id") == run_id:
+            return version
+    return None
+
+
+@dg.asset(
+    key=SNAPSHOT_KEY,
+    group_name="published",
+    deps=[dg.AssetKey(["published", spec.name]) for spec in PUBLICATIONS],
+    partitions_def=daily_partitions,
+    description="Makes every set this run published live at once: one snapshot naming a version per set, switched atomically.",
+)
+def published_snapshot(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    wh, partition = warehouse.warehouse, context.partition_key
+    # A set blocked in this run stops this asset before it starts; a set without a version from
+    # this run was not selected, and is left out: a snapshot holds one run's sets only.
+    found = {spec.name: _versions_of_run(wh, spec.name, context.run_id) for spec in PUBLICATIONS}
+    versions = {name: version for name, version in found.items() if version is not None}
+    if not versions:
+        raise dg.Failure(description="no set was published by this run: the live snapshot is unchanged")
+    snapshot, is_live = switch_snapshot(wh, partition, versions, context.run_id, lock_timeout_s=warehouse.lock_timeout_s)
+    if is_live:
+        refresh_catalog(wh)
+    pruned = {name: prune(wh, name, warehouse.keep_versions, warehouse.lock_timeout_s) for name in versions}
+    live = live_snapshot(wh)
+    return dg.MaterializeResult(
+        metadata={
+            "snapshot": snapshot.id,
+            "live": is_live,
+            "live_snapshot": live.id if live else "",
+            "live_partition": live.partition if live else "",
+            "previous_snapshot": snapshot.previous or "",
+            "versions": dg.MetadataValue.json(versions),
+            "pruned_versions": dg.MetadataValue.json({name: gone for name, gone in pruned.items() if gone}),
+            "duckdb_catalog": dg.MetadataValue.path(catalog_path(wh)),
+        }
+    )
+
+
+published_assets = [
+    *(_published_asset(spec) for spec in PUBLICATIONS),
+    published_snapshot,
+    _published_asset(EVALUATION_REPORT, joins_live_snapshot=True),
+]

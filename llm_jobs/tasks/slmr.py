@@ -20,6 +20,8 @@ from llm_jobs.tasks.shopper import HISTORY_COLUMNS, HISTORY_HEADER, LINE_LISTS, 
 from schemas.tables import SLMR_RAW_SCORES
 
 SCORER = "slmr_scorer"
+#: The same scorer asked about users' valid items among random ones, to measure it (its AUC).
+SCORER_PROBE = "slmr_scorer_probe"
 SCORE_SCALE = 10
 
 
@@ -27,9 +29,9 @@ class CandidateScores(BaseModel):
     scores: candidate_map(ZeroToTen)
 
 
-def scoring_task(max_candidates: int) -> Task:
+def scoring_task(max_candidates: int, name: str = SCORER) -> Task:
     return Task(
-        name=SCORER,
+        name=name,
         version=f"2-n{max_candidates}",
         system_prompt=SYSTEM_PROMPT,
         user_template=(

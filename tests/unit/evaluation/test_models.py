@@ -7,7 +7,6 @@ import inspect
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 import torch
 
 from evaluation.data import Interactions

@@ -269,7 +269,7 @@ def _print_published(warehouse: str) -> None:
     from dagster_project.warehouse import Warehouse
 
     wh = Warehouse(warehouse)
-    click.echo("\nPublished training sets (LATEST):")
+    click.echo("\nPublished training sets (the live snapshot):")
     for name in published_sets(wh):
         version = latest_version(wh, name)
         manifest = read_manifest(wh, name, version)

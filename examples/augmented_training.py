@@ -50,6 +50,8 @@ def train_slmr(warehouse: Path, epochs: int = 20, seed: int = 0) -> dict[str, fl
     sets = PublishedSets(str(warehouse))
     n_users, n_items = sets.sizes()
     pairs = pairwise_supervision(sets)
+    if not len(pairs):  # a model that scores every candidate alike gives no pair
+        return {"pairs": 0, "note": "llm_pairwise_supervision is empty: nothing to regularize with"}
     torch.manual_seed(seed)
     model = MatrixFactorization(n_users, n_items, 16)
     regularizer = slmr_regularizer(pairs)

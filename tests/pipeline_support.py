@@ -47,7 +47,7 @@ TINY_I2I = I2ISynthesisResource(
 TINY_SLMR = SLMRResource(users=2, candidates=4, popular_pool=20, cold_users=1, tail_items=1, pairs_per_user=3)
 TINY_REFORM = ReformResource(users=1, items=1, max_review_tokens=600)
 TINY_REASEQ = ReaseqResource(items=2, users=2, interests=2, items_per_interest=1)
-TINY_EVALUATION = EvaluationResource(seeds=2, probe_users=2, probe_negatives=3)
+TINY_EVALUATION = EvaluationResource(seeds=2, epochs=10, probe_users=2, probe_negatives=3)
 NO_REFORM = ReformResource(users=0, items=0)
 NO_REASEQ = ReaseqResource(items=0, users=0)
 

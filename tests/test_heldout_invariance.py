@@ -14,6 +14,7 @@ import json
 import shutil
 from collections import defaultdict
 
+import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
@@ -36,7 +37,9 @@ LLM = sorted(
     {*LLM_TABLES, "reform_user_profiles", "reform_item_profiles", "reaseq_item_knowledge", "reaseq_user_interests"}
     | {"user_features_augmented", "item_features_augmented", "user_sequences_augmented"}
 )
-PUBLISHED = sorted(set(PUBLISHED_SET_NAMES) - {"interactions_valid", "interactions_test"})
+#: The evaluation reads valid and test by design: it is the held-out side, not compared here.
+PUBLISHED = sorted(set(PUBLISHED_SET_NAMES) - {"interactions_valid", "interactions_test", "evaluation_report"})
+TRAINING_SIDE = dg.AssetSelection.all() - dg.AssetSelection.groups("evaluation").downstream()
 TASKS = [
     GENERATOR, DISCRIMINATOR, SCORER, *REFORM_TASKS.values(), ANALYST, VERIFIER, SUMMARIZER, USER_INTERESTS
 ]
@@ -116,7 +119,7 @@ def replaced_run(synthetic_run, tmp_path_factory):
     replaced = _replace_heldout(synthetic_run.source, source, heldout)
     warehouse = tmp_path_factory.mktemp("wh_replaced")
     shutil.copytree(synthetic_run.wh.path("llm", "_cache"), warehouse / "llm" / "_cache")
-    result = materialize(source, warehouse, partition, with_llm=True)
+    result = materialize(source, warehouse, partition, with_llm=True, selection=TRAINING_SIDE)
     return Warehouse(str(warehouse)), result, heldout, replaced
 
 

@@ -7,7 +7,7 @@ from feature_fixtures import assert_contract, rows_of, synthetic, to_spark
 
 from schemas.tables import CLEAN_INTERACTIONS, ID_MAPS, RAW_INTERACTIONS
 from transforms.cleaning import deduplicate_interactions, deduplicate_items, filter_k_core
-from transforms.id_maps import index_interactions
+from transforms.id_maps import with_indices
 
 
 def reference_dedup(rows: list[dict]) -> list[dict]:
@@ -81,7 +81,7 @@ def test_id_maps_are_contiguous_and_ordered_by_raw_id(spark):
         got = sorted((r["idx"], r["raw_id"]) for r in maps if r["kind"] == kind)
         assert got == list(enumerate(sorted({r[column] for r in clean})))
 
-    indexed = rows_of(index_interactions(data.train_raw, data.id_maps))
+    indexed = rows_of(with_indices(data.train_raw, data.id_maps).select("user_idx", "item_idx", "ts", "rating"))
     user_idx = {r["raw_id"]: r["idx"] for r in maps if r["kind"] == "user"}
     item_idx = {r["raw_id"]: r["idx"] for r in maps if r["kind"] == "item"}
     expected = [

@@ -43,8 +43,3 @@ def with_indices(df: DataFrame, id_maps: DataFrame) -> DataFrame:
     """Replace user_id/item_id by user_idx/item_idx; rows whose ids are not mapped are dropped."""
     joined = df.join(id_map(id_maps, "user"), "user_id").join(id_map(id_maps, "item"), "item_id")
     return joined.drop("user_id", "item_id")
-
-
-def index_interactions(clean: DataFrame, id_maps: DataFrame) -> DataFrame:
-    """Clean interactions as (user_idx, item_idx, ts, rating)."""
-    return with_indices(clean, id_maps).select("user_idx", "item_idx", "ts", "rating")

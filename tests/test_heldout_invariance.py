@@ -21,6 +21,7 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 import pytest
 
+from dagster_project.published_layout import latest_version
 from dagster_project.warehouse import Warehouse
 from llm_jobs.accounting import latest_runs
 from pipeline_support import materialize
@@ -102,8 +103,7 @@ def _table(wh: Warehouse, layer: str, name: str, partition: str) -> pa.Table:
 
 
 def _published(wh: Warehouse, name: str) -> pa.Table:
-    version = wh.read_text(wh.path("published", name, "LATEST")).strip()
-    table = pads.dataset(wh.path("published", name, version), format="parquet").to_table()
+    table = pads.dataset(wh.path("published", name, latest_version(wh, name)), format="parquet").to_table()
     return table.sort_by([(c, "ascending") for c in table.column_names if _sortable(table.schema.field(c).type)])
 
 
@@ -136,7 +136,7 @@ def test_every_prompt_and_cache_key_is_unchanged(synthetic_run, replaced_run):
     second = latest_runs(wh, synthetic_run.partition, TASKS)
     assert set(first) == set(second) == set(TASKS)
     for task in TASKS:
-        assert first[task]["requests_sent"] > 0
+        assert first[task]["rows"] > 0  # (its latest run may be a cached rerun by another test)
         assert second[task]["requests_sent"] == 0, f"{task} rendered a prompt the first run did not"
         assert (second[task]["rows"], second[task]["accepted"]) == (first[task]["rows"], first[task]["accepted"])
         assert second[task]["cache_hits"] >= second[task]["rows"]  # retried rows hit once per attempt

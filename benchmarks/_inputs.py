@@ -2,7 +2,7 @@
 
 Two paths to the same rows: "ingest" writes the marketplace's JSON files and ingests them with
 the readers (what a real source goes through); "direct" writes the raw Parquet straight from the
-generator's draws (`transforms.synthetic_raw`), minutes instead of most of an hour at 100M.
+generator's draws (`synthetic.raw`), minutes instead of most of an hour at 100M.
 Cached under benchmarks/work/inputs/<key>/ by the MarketplaceSpec and the path, so repeated runs
 reuse them. Neither generation nor ingest is part of any timed comparison.
 """
@@ -16,10 +16,10 @@ import sys
 import time
 from pathlib import Path
 
+from synthetic.marketplace import MarketplaceSpec, write_marketplace
+from synthetic.raw import write_raw_marketplace
 from transforms.readers.ingest import ingest_to_dir
 from transforms.readers.source import SourceSpec
-from transforms.synthetic_marketplace import MarketplaceSpec, write_marketplace
-from transforms.synthetic_raw import write_raw_marketplace
 
 WORK = Path(__file__).parent / "work"
 
@@ -44,7 +44,7 @@ def prepare(spec: MarketplaceSpec, log=print, direct: bool = False) -> tuple[Pat
         log(f"writing {spec.n_interactions:,} interactions as raw Parquet into {base / 'raw'}")
         info = {
             "spec": json.loads(spec.model_dump_json()),
-            "path": "direct: transforms.synthetic_raw.write_raw_marketplace (no JSON, no ingest)",
+            "path": "direct: synthetic.raw.write_raw_marketplace (no JSON, no ingest)",
             "generated": write_raw_marketplace(spec, base / "raw"),
             "generate_seconds": round(time.perf_counter() - started, 1),
         }
@@ -58,7 +58,7 @@ def prepare(spec: MarketplaceSpec, log=print, direct: bool = False) -> tuple[Pat
     report = ingest_to_dir(SourceSpec(path=str(base / "source")), str(base / "raw"))
     info = {
         "spec": json.loads(spec.model_dump_json()),
-        "path": "ingest: transforms.synthetic_marketplace JSON -> transforms.readers.ingest",
+        "path": "ingest: synthetic.marketplace JSON -> transforms.readers.ingest",
         "generated": {k: written[k] for k in ("users", "items", "items_reviewed", "interactions")},
         "ingest": report.as_metadata(),
         "generate_seconds": round(generated - started, 1),

@@ -39,7 +39,7 @@ MAIN_JOB_PACKAGES = ("dagster", "pyspark", "duckdb", "pyarrow", "llama_cpp_pytho
 def demo_data() -> tuple[Path, dict, str]:
     """The synthetic marketplace `recaug demo` uses (`MarketplaceSpec()`), generated once into
     benchmarks/work/demo_data/; returns its directory, a description and the demo's partition."""
-    from transforms.synthetic_marketplace import MarketplaceSpec, write_marketplace
+    from synthetic.marketplace import MarketplaceSpec, write_marketplace
 
     spec = MarketplaceSpec()  # the `recaug demo` defaults
     generated = None

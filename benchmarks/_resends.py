@@ -30,9 +30,9 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
-from dagster_project.warehouse import Warehouse
 from llm_jobs.accounting import runs_dir
 from llm_jobs.tasks.reform import TASK_NAMES as REFORM_TASKS
+from storage.warehouse import Warehouse
 
 CLASSES = ("input_changed", "newly_selected", "prompt_changed")
 EXAMPLES_PER_TASK = 5

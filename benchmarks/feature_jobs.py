@@ -1,7 +1,7 @@
 """recaug's Spark feature jobs against the same features in DuckDB SQL (goal: Spark <= 3x DuckDB at
 10M interactions, the gap shrinking with size).
 
-Inputs are synthetic marketplaces (`transforms.synthetic_marketplace`, n/10 users, n/50 items),
+Inputs are synthetic marketplaces (`synthetic.marketplace`, n/10 users, n/50 items),
 ingested once to raw Parquet and cached under benchmarks/work/inputs/ (neither step is timed).
 Each measurement runs one engine in a fresh child process: Spark runs the `transforms` functions
 the Dagster feature assets run, DuckDB the SQL of benchmarks/duckdb_features.py; both read the raw

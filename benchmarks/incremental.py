@@ -53,7 +53,7 @@ from benchmarks._resends import (
     same_id_maps,
 )
 from benchmarks.next_day import write_next_day
-from dagster_project.warehouse import Warehouse
+from storage.warehouse import Warehouse
 
 GOAL_RESENT = 0.02
 GOAL_TIME = 0.10

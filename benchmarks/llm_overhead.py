@@ -25,12 +25,12 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from benchmarks._report import machine, spread
 from dagster_project.llm_resource import BuildEngine
-from dagster_project.warehouse import Warehouse
 from llm_jobs.config import LLMJobConfig
 from llm_jobs.engines.base import Sampling
 from llm_jobs.handler import shared_engine
 from llm_jobs.job import run_llm_job
 from llm_jobs.task import Task
+from storage.warehouse import Warehouse
 
 GOAL = 0.95
 RESULTS = Path(__file__).parent / "results" / "llm_overhead.json"

@@ -52,10 +52,10 @@ def _tables_at_1m() -> dict[str, Path]:
 
 
 def _measure(spark, tables: dict[str, Path], repeats: int) -> dict[str, dict]:
-    from dagster_project.validation import same_engine, validate_table
-    from dagster_project.warehouse import Warehouse
     from schemas.contracts import contract
     from schemas.tables import table_schema
+    from storage.warehouse import Warehouse
+    from validation import same_engine, validate_table
 
     wh = Warehouse("/")
     id_maps_path = str(tables["features/id_maps"]) if "features/id_maps" in tables else None

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import click
 
+from synthetic.marketplace import MarketplaceSpec, write_marketplace
 from transforms.readers.source import SourceSpec
-from transforms.synthetic_marketplace import MarketplaceSpec, write_marketplace
 
 if typing.TYPE_CHECKING:
     import dagster as dg
@@ -264,9 +264,9 @@ def _level(level: int | str) -> int:
 
 
 def _print_published(warehouse: str) -> None:
-    from dagster_project.catalog import catalog_path
-    from dagster_project.publishing import latest_version, published_sets, read_manifest
-    from dagster_project.warehouse import Warehouse
+    from storage.catalog import catalog_path
+    from storage.publishing import latest_version, published_sets, read_manifest
+    from storage.warehouse import Warehouse
 
     wh = Warehouse(warehouse)
     click.echo("\nPublished training sets (the live snapshot):")
@@ -372,8 +372,8 @@ def _print_evaluation(warehouse: str, partition: str) -> None:
 
 
 def _live_partition(warehouse: str) -> str:
-    from dagster_project.publishing import latest_version, read_manifest
-    from dagster_project.warehouse import Warehouse
+    from storage.publishing import latest_version, read_manifest
+    from storage.warehouse import Warehouse
 
     wh = Warehouse(warehouse)
     version = latest_version(wh, "interactions_train")
@@ -404,8 +404,8 @@ def query(sql: str, warehouse: str) -> None:
     """Run SQL read-only against the LATEST published sets (one view per set)."""
     import duckdb
 
-    from dagster_project.catalog import connect_read_only
-    from dagster_project.warehouse import Warehouse
+    from storage.catalog import connect_read_only
+    from storage.warehouse import Warehouse
 
     try:
         with connect_read_only(Warehouse(warehouse)) as con:
@@ -422,8 +422,13 @@ def query(sql: str, warehouse: str) -> None:
 def tables(warehouse: str) -> None:
     """The live snapshot: its day, each set's version and row count, and any newer version that
     validation blocked, with the expectations it failed."""
-    from dagster_project.published_layout import latest_version, live_snapshot, read_manifest, version_names
-    from dagster_project.warehouse import Warehouse
+    from storage.published_layout import (
+        latest_version,
+        live_snapshot,
+        read_manifest,
+        version_names,
+    )
+    from storage.warehouse import Warehouse
 
     wh = Warehouse(warehouse)
     snapshot = live_snapshot(wh)

@@ -15,13 +15,19 @@ from pydantic import PrivateAttr
 from pyspark.sql import SparkSession
 
 from dagster_project.llm_resource import LLMEngineResource
-from dagster_project.warehouse import Warehouse
 from evaluation.run import EvaluationConfig
+from llm_jobs.augmentation_config import ReaseqConfig, ReformConfig
 from llm_jobs.factor_sets import FactorSet, resolve_factor_set
 from llm_jobs.text_encoder import TextEncoder
 from schemas.contracts import ValidationThresholds
-from transforms.augmentation_config import ReaseqConfig, ReformConfig
-from transforms.config import FeatureConfig, I2IConfig, I2ISynthesisConfig, SLMRConfig, SplitConfig
+from storage.warehouse import Warehouse
+from transforms.config import (
+    FeatureConfig,
+    I2IConfig,
+    I2ISynthesisConfig,
+    SLMRConfig,
+    SplitConfig,
+)
 from transforms.readers.source import SourceSpec
 from transforms.spark import build_spark_session
 
@@ -130,7 +136,7 @@ class SLMRResource(dg.ConfigurableResource, SLMRConfig):
 
 
 class ReformResource(dg.ConfigurableResource, ReformConfig):
-    """ReFORM settings (see transforms.augmentation_config.ReformConfig): the domain's factor set
+    """ReFORM settings (see llm_jobs.augmentation_config.ReformConfig): the domain's factor set
     (a new domain is a YAML file in `factor_set_sources`, no code) and the caps that size the demo."""
 
     def config(self) -> ReformConfig:
@@ -141,7 +147,7 @@ class ReformResource(dg.ConfigurableResource, ReformConfig):
 
 
 class ReaseqResource(dg.ConfigurableResource, ReaseqConfig):
-    """ReaSeq-inspired settings (see transforms.augmentation_config.ReaseqConfig); defaults size the demo."""
+    """ReaSeq-inspired settings (see llm_jobs.augmentation_config.ReaseqConfig); defaults size the demo."""
 
     def config(self) -> ReaseqConfig:
         return ReaseqConfig.model_validate(self.model_dump())

@@ -10,8 +10,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
 
-from dagster_project.warehouse import Warehouse
 from llm_jobs.parquet_io import write_parquet_atomic
+from storage.warehouse import Warehouse
 
 RUN_SCHEMA = pa.schema(
     [

@@ -16,9 +16,9 @@ from datetime import datetime, timezone
 
 import pyarrow as pa
 
-from dagster_project.warehouse import Warehouse
 from llm_jobs.engines.base import Completion, TokenLogprobs
 from llm_jobs.parquet_io import committed_files, read_parquet, write_parquet_atomic
+from storage.warehouse import Warehouse
 
 CACHE_SCHEMA = pa.schema(
     [

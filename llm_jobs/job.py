@@ -11,7 +11,6 @@ from typing import Any
 
 import pyarrow as pa
 
-from dagster_project.warehouse import Warehouse
 from llm_jobs.accounting import JobResult, write_run
 from llm_jobs.cache import ResponseCache, now_utc
 from llm_jobs.cache_key import request_key
@@ -21,6 +20,7 @@ from llm_jobs.handler import EngineFactory, KeyedRequest, LLMModelHandler, share
 from llm_jobs.outputs import accepted_path, rejects_path, write_partition
 from llm_jobs.pipeline import send_requests
 from llm_jobs.task import HALLUCINATED_ID, UNPARSEABLE, Task, failure_kind
+from storage.warehouse import Warehouse
 
 
 class RejectRateExceeded(RuntimeError):

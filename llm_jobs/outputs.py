@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dagster_project.warehouse import Warehouse
+from storage.warehouse import Warehouse
 
 
 def accepted_path(warehouse: Warehouse, task_name: str, partition: str) -> str:

@@ -6,7 +6,8 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from dagster_project.warehouse import Warehouse
+from storage.warehouse import Warehouse
+
 
 def write_parquet_atomic(warehouse: Warehouse, path: str, table: pa.Table) -> None:
     sink = pa.BufferOutputStream()

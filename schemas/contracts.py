@@ -10,7 +10,7 @@
   junk checks (`PLACEHOLDER_RATE`, `REPETITION_RATE` of its LLM free text, `TIED_PROMPT_RATE`,
   `NOT_EMPTY`): warnings, errors with `ValidationThresholds.block_on_junk`.
 
-`dagster_project.validation` runs them with the thresholds of `ValidationThresholds`.
+`validation` runs them with the thresholds of `ValidationThresholds`.
 """
 
 from __future__ import annotations
@@ -20,11 +20,17 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, Field
 
-from llm_jobs.tasks.i2i import DISCRIMINATOR, GENERATOR
-from llm_jobs.tasks.reaseq_agents import ANALYST, SUMMARIZER, VERIFIER
-from llm_jobs.tasks.reaseq_interests import USER_INTERESTS
-from llm_jobs.tasks.reform import TASK_NAMES as REFORM_TASKS
-from llm_jobs.tasks.slmr import SCORER, SCORER_PROBE
+from schemas.llm_outputs import (
+    ANALYST,
+    DISCRIMINATOR,
+    GENERATOR,
+    REFORM_TASKS,
+    SCORER,
+    SCORER_PROBE,
+    SUMMARIZER,
+    USER_INTERESTS,
+    VERIFIER,
+)
 
 EMPTY_FACTOR_RATE = "empty_factor_rate"
 UNSUPPORTED_CLAIM_RATE = "unsupported_claim_rate"

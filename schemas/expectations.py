@@ -11,7 +11,7 @@ Suites are named by table: a published set by its name ("user_features"), a ware
 "<layer>/<name>" ("features/user_features"). Every expectation carries `meta["severity"]`:
 "error" blocks (publication, or the assets downstream of the table), "warning" is reported only.
 Checks GX cannot express on one table (ids present in `id_maps`, row-count change, embedding
-shapes, finiteness and masks, LLM quality rates) live in `dagster_project.validation`.
+shapes, finiteness and masks, LLM quality rates) live in `validation`.
 """
 
 from __future__ import annotations

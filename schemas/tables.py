@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 
 import pyarrow as pa
 
-from llm_jobs.tasks.reaseq_knowledge import KNOWLEDGE_FIELDS
+from schemas.llm_outputs import KNOWLEDGE_FIELDS
 
 # Microseconds: what Spark writes, and a unit Parquet stores natively.
 TIMESTAMP = pa.timestamp("us", tz="UTC")

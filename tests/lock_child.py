@@ -9,8 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from dagster_project.locks import LockTimeout, partition_lock
-from dagster_project.warehouse import Warehouse
+from storage.locks import LockTimeout, partition_lock
+from storage.warehouse import Warehouse
 
 ASSET, PARTITION = "features/splits", "2024-01-01"
 

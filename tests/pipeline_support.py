@@ -13,11 +13,10 @@ import pytest
 from dagster_project.assets import assets_and_checks
 from dagster_project.assets.published import SNAPSHOT_KEY
 from dagster_project.llm_resource import LLMEngineResource, LLMJobSettings
-from dagster_project.publishing import latest_version
 from dagster_project.resources import (
+    EvaluationResource,
     FeaturesResource,
     I2ISynthesisResource,
-    EvaluationResource,
     ReaseqResource,
     ReformResource,
     SLMRResource,
@@ -27,8 +26,9 @@ from dagster_project.resources import (
     ValidationResource,
     WarehouseResource,
 )
-from dagster_project.warehouse import Warehouse
-from transforms.synthetic_marketplace import MarketplaceSpec, write_marketplace
+from storage.publishing import latest_version
+from storage.warehouse import Warehouse
+from synthetic.marketplace import MarketplaceSpec, write_marketplace
 
 __all__ = ["synthetic_run"]
 

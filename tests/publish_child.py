@@ -20,10 +20,10 @@ import sys
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 
-from dagster_project import publishing
-from dagster_project.published_layout import MANIFEST, SNAPSHOT
-from dagster_project.warehouse import Warehouse
 from schemas.tables import ID_MAPS
+from storage import publishing
+from storage.published_layout import MANIFEST, SNAPSHOT
+from storage.warehouse import Warehouse
 
 SET = "big_set"
 KEEP = 2

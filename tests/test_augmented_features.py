@@ -10,7 +10,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from dagster_project.validation import validate_table
 from llm_jobs.factor_embeddings import as_numpy
 from llm_jobs.factor_sets import resolve_factor_set
 from llm_jobs.tasks.reaseq_knowledge import KNOWLEDGE_FIELDS
@@ -27,11 +26,12 @@ from schemas.tables import (
     augmented_user_features,
     item_knowledge_schema,
     published_schema,
-    table_schema,
     reform_profiles_schema,
+    table_schema,
 )
 from transforms.augmented_features import augment_item_features, augment_user_features, augment_user_sequences
 from transforms.knowledge_inputs import first_rows, interest_users, most_reviewed
+from validation import validate_table
 
 T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 FACTORS = ("style", "quality")

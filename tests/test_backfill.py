@@ -7,9 +7,9 @@ from pipeline_support import materialize
 
 from dagster_project.assets import all_assets
 from dagster_project.partitions import daily_partitions
-from dagster_project.publishing import latest_version, read_manifest
-from dagster_project.published_layout import version_names
-from dagster_project.warehouse import Warehouse
+from storage.published_layout import version_names
+from storage.publishing import latest_version, read_manifest
+from storage.warehouse import Warehouse
 
 # The last three days with activity in the synthetic run's data (it ends on 2024-12-28).
 DAYS = dg.PartitionKeyRange("2024-12-26", "2024-12-28")

@@ -20,9 +20,9 @@ from click.testing import CliRunner
 from dagster_project import cli
 from dagster_project.partitions import PARTITIONS_START, daily_partitions
 from dagster_project.resources import SourceResource
+from synthetic.marketplace import MarketplaceSpec, write_marketplace
 from transforms.readers.ingest import ingest_to_dir
 from transforms.readers.source import ColumnMapping
-from transforms.synthetic_marketplace import MarketplaceSpec, write_marketplace
 
 PARTITION = "2024-12-31"
 

@@ -8,11 +8,11 @@ from pyspark.sql import functions as F
 
 from dagster_project.assets import all_assets, contract_checks
 from dagster_project.assets.contracts import CONTRACT_CHECK
-from dagster_project.validation import load_for_validation, same_engine, validate_table
-from dagster_project.validation.llm_rates import job_rate_checks
 from llm_jobs.task import HALLUCINATED_ID, INVALID, UNPARSEABLE, CandidateId, failure_kind
 from schemas.contracts import ValidationThresholds
 from schemas.tables import SPLITS
+from validation import load_for_validation, same_engine, validate_table
+from validation.llm_rates import job_rate_checks
 
 NOT_A_TABLE = {"llm/i2i_sft_examples"}  # JSONL files for fine-tuning, not a Parquet table
 

@@ -10,11 +10,11 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 import pytest
 
-from dagster_project.data_docs import data_docs_root, write_validation_docs
-from dagster_project.publishing import PublicationBlocked, publish
-from dagster_project.validation import validate_table
-from dagster_project.warehouse import Warehouse
 from schemas.tables import PUBLISHED_SETS
+from storage.publishing import PublicationBlocked, publish
+from storage.warehouse import Warehouse
+from validation import validate_table
+from validation.data_docs import data_docs_root, write_validation_docs
 
 
 class _ExpectationRows(HTMLParser):

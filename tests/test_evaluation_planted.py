@@ -18,14 +18,14 @@ import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from pipeline_support import materialize
 
 from dagster_project.assets.evaluation import spark_neighbours
-from dagster_project.warehouse import Warehouse
 from evaluation.data import Interactions, segments
 from evaluation.run import EvaluationConfig, EvaluationInputs, compare_interactions
-from pipeline_support import materialize
+from storage.warehouse import Warehouse
+from synthetic.marketplace import MarketplaceSpec, asin_of, hidden_preferences, preference_weights, write_marketplace
 from transforms.config import I2IConfig
-from transforms.synthetic_marketplace import MarketplaceSpec, asin_of, hidden_preferences, preference_weights, write_marketplace
 
 SPEC = MarketplaceSpec(n_users=3000, n_items=200, n_interactions=24_000, seed=11)
 SHARE = 0.5

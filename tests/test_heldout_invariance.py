@@ -20,17 +20,17 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 import pytest
-
-from dagster_project.published_layout import latest_version
-from dagster_project.warehouse import Warehouse
-from llm_jobs.accounting import latest_runs
 from pipeline_support import materialize
+
+from llm_jobs.accounting import latest_runs
 from llm_jobs.tasks.i2i import DISCRIMINATOR, GENERATOR
 from llm_jobs.tasks.reaseq_agents import ANALYST, SUMMARIZER, VERIFIER
 from llm_jobs.tasks.reaseq_interests import USER_INTERESTS
 from llm_jobs.tasks.reform import TASK_NAMES as REFORM_TASKS
 from llm_jobs.tasks.slmr import SCORER
 from schemas.tables import FEATURE_TABLES, LLM_TABLES, PUBLISHED_SET_NAMES
+from storage.published_layout import latest_version
+from storage.warehouse import Warehouse
 
 #: Every table on the training side. features/splits is compared on its train rows.
 FEATURES = sorted(set(FEATURE_TABLES) - {"clean_interactions", "splits"})

@@ -12,18 +12,18 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 import pytest
 
-from dagster_project.data_docs import write_validation_docs
-from dagster_project.publishing import publish
-from dagster_project.validation import validate_parquet, validate_table
-from dagster_project.validation.junk_checks import free_text_columns
-from dagster_project.validation.junk_text import has_placeholder, is_repetitive
-from dagster_project.warehouse import Warehouse
 from llm_jobs.tasks.i2i import GENERATOR
 from llm_jobs.tasks.reaseq_agents import ANALYST, SUMMARIZER, VERIFIER
 from llm_jobs.tasks.reform import TASK_NAMES as REFORM_TASKS
 from llm_jobs.tasks.slmr import SCORER
 from schemas.contracts import CONTRACTS, PLACEHOLDER_RATE, REPETITION_RATE, ValidationThresholds
 from schemas.tables import ID_MAPS, LLM_PAIRWISE_SUPERVISION, SLMR_SCORES, table_schema
+from storage.publishing import publish
+from storage.warehouse import Warehouse
+from validation import validate_parquet, validate_table
+from validation.data_docs import write_validation_docs
+from validation.junk_checks import free_text_columns
+from validation.junk_text import has_placeholder, is_repetitive
 
 CLEAN_PHRASES = {
     "category_path": ["Books & Magazines", "Food & Cooking"],

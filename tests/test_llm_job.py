@@ -7,12 +7,12 @@ import json
 import pyarrow.parquet as pq
 from llm_job_support import PARTITION, picks_task, review_rows, sent
 
-from dagster_project.warehouse import Warehouse
 from llm_jobs.accounting import runs_dir
 from llm_jobs.cache import ResponseCache
 from llm_jobs.config import LLMJobConfig
 from llm_jobs.job import run_llm_job
 from llm_jobs.parquet_io import committed_files
+from storage.warehouse import Warehouse
 
 CONFIG = LLMJobConfig(min_batch_size=1, max_batch_size=2, progress=False)
 

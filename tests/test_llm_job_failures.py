@@ -15,13 +15,13 @@ import pyarrow.parquet as pq
 import pytest
 from llm_job_support import PARTITION, FailingOnBatch, picks_task, review_rows, sent
 
-from dagster_project.warehouse import Warehouse
 from llm_jobs.accounting import runs_dir
 from llm_jobs.cache import ResponseCache
 from llm_jobs.config import LLMJobConfig
 from llm_jobs.engines.base import EngineError
 from llm_jobs.job import RejectRateExceeded, run_llm_job
 from llm_jobs.parquet_io import committed_files
+from storage.warehouse import Warehouse
 
 ONE_PER_BATCH = LLMJobConfig(min_batch_size=1, max_batch_size=1, progress=False)
 
@@ -75,7 +75,7 @@ def test_engine_error_fails_fast_and_keeps_committed_batches(tmp_path, counting)
 _JOB_SCRIPT = """
 import sys
 from llm_job_support import PARTITION, EmbeddedEngine, picks_task, review_rows
-from dagster_project.warehouse import Warehouse
+from storage.warehouse import Warehouse
 from llm_jobs.config import LLMJobConfig
 from llm_jobs.job import run_llm_job
 config = LLMJobConfig(min_batch_size=1, max_batch_size=1, progress=False)

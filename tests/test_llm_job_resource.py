@@ -9,8 +9,8 @@ import pytest
 from llm_job_support import PARTITION, picks_task, review_rows
 
 from dagster_project.llm_resource import BuildEngine, LLMEngineResource, LLMJobSettings
-from dagster_project.warehouse import Warehouse
 from llm_jobs.job import run_llm_job
+from storage.warehouse import Warehouse
 
 
 def test_configured_resource_runs_a_job_with_the_embedded_engine(tmp_path):

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from child_processes import Children, read_line, send_line
 
-from dagster_project.locks import LockTimeout, lock_path, partition_lock
-from dagster_project.warehouse import Warehouse
+from storage.locks import LockTimeout, lock_path, partition_lock
+from storage.warehouse import Warehouse
 
 
 @pytest.fixture

@@ -11,13 +11,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-
-from dagster_project.catalog import connect_read_only
-from dagster_project.cli import main as cli
-from dagster_project.publishing import latest_version, published_sets, read_manifest
-from dagster_project.resources import FeaturesResource
-from dagster_project.warehouse import Warehouse
 from pipeline_support import materialize, read_set
+
+from dagster_project.cli import main as cli
+from dagster_project.resources import FeaturesResource
+from storage.catalog import connect_read_only
+from storage.publishing import latest_version, published_sets, read_manifest
+from storage.warehouse import Warehouse
 
 SETS = [
     "evaluation_report",

@@ -1,4 +1,4 @@
-"""Pruning old versions of a published set (rules in dagster_project/pruning.py)."""
+"""Pruning old versions of a published set (rules in storage/pruning.py)."""
 
 import datetime as dt
 from pathlib import Path
@@ -8,12 +8,12 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 import pytest
 
-from dagster_project.published_layout import MANIFEST, latest_version, read_manifest, version_names
-from dagster_project.pruning import prune_versions
-from dagster_project.publishing import PublicationBlocked, PublishedVersion, new_version_id, publish, switch_snapshot
-from dagster_project.validation import CheckResult, ValidationReport
-from dagster_project.warehouse import Warehouse
 from schemas.tables import ID_MAPS
+from storage.pruning import prune_versions
+from storage.published_layout import MANIFEST, latest_version, read_manifest, version_names
+from storage.publishing import PublicationBlocked, PublishedVersion, new_version_id, publish, switch_snapshot
+from storage.warehouse import Warehouse
+from validation import CheckResult, ValidationReport
 
 
 @pytest.fixture

@@ -15,10 +15,10 @@ import pyarrow.parquet as pq
 import pytest
 from child_processes import Children, read_line, send_line
 
-from dagster_project.published_layout import MANIFEST, SNAPSHOTS_DIR, latest_version, read_manifest, version_names
-from dagster_project.publishing import PublishedVersion, publish
-from dagster_project.warehouse import Warehouse
 from schemas.tables import ID_MAPS
+from storage.published_layout import MANIFEST, SNAPSHOTS_DIR, latest_version, read_manifest, version_names
+from storage.publishing import PublishedVersion, publish
+from storage.warehouse import Warehouse
 
 SET = "big_set"  # as in publish_child.py
 SOURCE_ROWS = 400_000

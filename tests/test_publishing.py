@@ -8,10 +8,10 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 import pytest
 
-from dagster_project.catalog import catalog_path, connect_read_only, refresh_catalog
-from dagster_project.publishing import latest_version, publish, published_sets, read_manifest
-from dagster_project.warehouse import Warehouse
 from schemas.tables import ID_MAPS
+from storage.catalog import catalog_path, connect_read_only, refresh_catalog
+from storage.publishing import latest_version, publish, published_sets, read_manifest
+from storage.warehouse import Warehouse
 
 
 def _id_maps_source(tmp_path: Path, n_users: int, name: str) -> pads.Dataset:
@@ -108,8 +108,8 @@ def test_manifest_is_json_with_schema(tmp_path):
 
 
 def test_a_failing_gate_blocks_the_switch_and_keeps_the_version_for_inspection(tmp_path):
-    from dagster_project.publishing import PublicationBlocked
-    from dagster_project.validation import validate_table
+    from storage.publishing import PublicationBlocked
+    from validation import validate_table
 
     wh = Warehouse(str(tmp_path / "wh"))
     gate = lambda path, previous_rows: validate_table("id_maps", pq.read_table(path), None, previous_rows)  # noqa: E731

@@ -14,7 +14,6 @@ import pyarrow as pa
 import pytest
 from llm_job_support import PARTITION, Counting
 
-from dagster_project.warehouse import Warehouse
 from llm_jobs.config import LLMJobConfig
 from llm_jobs.handler import shared_engine
 from llm_jobs.tasks.reaseq_agents import SUMMARY_CHARS, SUMMARY_WORDS, has_price, item_rows, item_text
@@ -31,6 +30,7 @@ from llm_jobs.tasks.reaseq_items import (
     run_item_knowledge,
 )
 from llm_jobs.tasks.reaseq_knowledge import KNOWLEDGE_FIELDS, content_words, number_claims, passes_checks
+from storage.warehouse import Warehouse
 
 # Rejects are part of what is tested (an item an agent rejects is absent downstream), so none fails the job.
 CONFIG = LLMJobConfig(max_batch_size=4, max_reject_rate=1.0, progress=False)

@@ -14,7 +14,6 @@ from llama_cpp import Llama
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 from llm_job_support import PARTITION, sent
 
-from dagster_project.warehouse import Warehouse
 from llm_jobs.config import LLMJobConfig
 from llm_jobs.factor_embeddings import as_numpy, encode_factor_profiles, factor_embeddings_type
 from llm_jobs.factor_sets import (
@@ -38,6 +37,7 @@ from llm_jobs.tasks.reform import (
 )
 from llm_jobs.text_encoder import TextEncoder
 from schemas.tables import REVIEW_BUNDLES
+from storage.warehouse import Warehouse
 
 CONFIG = LLMJobConfig(min_batch_size=1, max_batch_size=2, progress=False)
 TS = datetime(2024, 2, 1, tzinfo=UTC)

@@ -18,7 +18,6 @@ from pipeline_support import TINY_REASEQ, TINY_REFORM, materialize, read_set
 
 from dagster_project.assets import assets_and_checks
 from dagster_project.resources import ReformResource
-from dagster_project.validation import validate_table
 from llm_jobs.accounting import runs_dir
 from llm_jobs.factor_embeddings import as_numpy
 from llm_jobs.factor_sets import resolve_factor_set
@@ -33,6 +32,7 @@ from schemas.tables import (
     factor_mask_type,
     published_schema,
 )
+from validation import validate_table
 
 FACTORS = resolve_factor_set().names  # the default domain, ecommerce
 D = 384  # all-MiniLM-L6-v2

@@ -9,13 +9,13 @@ from collections import defaultdict
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-
-from dagster_project.catalog import connect_read_only
-from dagster_project.cli import main as cli
-from dagster_project.published_layout import latest_version, live_snapshot, read_manifest
-from dagster_project.publishing import published_sets
-from dagster_project.warehouse import Warehouse
 from pipeline_support import materialize
+
+from dagster_project.cli import main as cli
+from storage.catalog import connect_read_only
+from storage.published_layout import latest_version, live_snapshot, read_manifest
+from storage.publishing import published_sets
+from storage.warehouse import Warehouse
 
 PER_USER = 3
 

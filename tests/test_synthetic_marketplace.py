@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from transforms import synthetic_marketplace
-from transforms.synthetic_marketplace import CATEGORIES, MarketplaceSpec, write_marketplace
+from synthetic import marketplace as synthetic_marketplace
+from synthetic.marketplace import CATEGORIES, MarketplaceSpec, write_marketplace
 
 DEFAULT = MarketplaceSpec()
 

@@ -3,10 +3,10 @@
 import pyarrow.parquet as pq
 import pytest
 
+from synthetic.marketplace import MarketplaceSpec, write_marketplace
+from synthetic.raw import write_raw_marketplace
 from transforms.readers.ingest import ingest_to_dir
 from transforms.readers.source import SourceSpec
-from transforms.synthetic_marketplace import MarketplaceSpec, write_marketplace
-from transforms.synthetic_raw import write_raw_marketplace
 
 BY_ROW = [("source_file", "ascending"), ("source_line", "ascending")]
 

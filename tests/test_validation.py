@@ -9,10 +9,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from dagster_project.validation import validate_table
 from schemas.contracts import CONTRACTS, ValidationThresholds
 from schemas.expectations import SUITES, build_suite
 from schemas.tables import I2I_PAIRS, ID_MAPS, INTERACTIONS_SPLIT, PUBLISHED_SETS, published_schema
+from validation import validate_table
 
 T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 
@@ -205,8 +205,8 @@ def test_sequence_item_missing_from_id_maps_fails(engine):
 
 
 def test_tables_above_the_threshold_validate_on_spark_and_the_rest_on_arrow(tmp_path, spark):
-    from dagster_project.validation import load_for_validation
-    from dagster_project.warehouse import Warehouse
+    from storage.warehouse import Warehouse
+    from validation import load_for_validation
 
     wh = Warehouse(str(tmp_path))
     pq.write_table(_interactions(), tmp_path / "t.parquet")
@@ -225,10 +225,10 @@ def _write(tmp_path, table: pa.Table) -> str:
 
 
 def test_an_out_of_range_probability_blocks_publication_and_leaves_latest_readable(tmp_path):
-    from dagster_project.publishing import PublicationBlocked, publish
-    from dagster_project.published_layout import latest_version
-    from dagster_project.warehouse import Warehouse
     from schemas.tables import I2I_TRAIN_INTERACTIONS
+    from storage.published_layout import latest_version
+    from storage.publishing import PublicationBlocked, publish
+    from storage.warehouse import Warehouse
 
     wh = Warehouse(str(tmp_path / "wh"))
 

@@ -13,7 +13,12 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from schemas.tables import I2I_DISCRIMINATOR_INPUTS, I2I_GENERATOR_INPUTS, I2I_SYNTHETIC, I2I_TRAIN_INTERACTIONS
+from schemas.tables import (
+    I2I_DISCRIMINATOR_INPUTS,
+    I2I_GENERATOR_INPUTS,
+    I2I_SYNTHETIC,
+    I2I_TRAIN_INTERACTIONS,
+)
 from transforms.config import I2ISynthesisConfig
 from transforms.prompt_inputs import (
     PROMPT_ITEMS_TYPE,

@@ -19,6 +19,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
+from schemas.llm_outputs import SLMR_PROMPT
 from schemas.tables import LLM_PAIRWISE_SUPERVISION, SLMR_CANDIDATES, SLMR_SCORES
 from transforms.config import SLMRConfig
 from transforms.item_features import in_bottom_quantile
@@ -33,8 +34,6 @@ from transforms.prompt_inputs import (
     seeded_sample,
 )
 from transforms.tables import conform
-
-PROMPT = ["user_idx", "candidate_set"]
 
 
 def _tail_items(item_features: DataFrame, quantile: float) -> DataFrame:
@@ -100,7 +99,7 @@ def candidate_sets(splits: DataFrame, user_features: DataFrame, item_features: D
     )
     texts = item_texts(item_features)
     candidates = collect_items(
-        chosen.join(texts, "item_idx"), PROMPT, [seeded_hash(cfg.seed, "slmr-order", "user_idx", "item_idx")], "candidates"
+        chosen.join(texts, "item_idx"), SLMR_PROMPT, [seeded_hash(cfg.seed, "slmr-order", "user_idx", "item_idx")], "candidates"
     )
     users = chosen.select("user_idx").distinct()
     histories = recent_histories(users.join(train, "user_idx"), texts, cfg.history_length)
@@ -112,14 +111,14 @@ def normalized_scores(raw_scores: DataFrame, cfg: SLMRConfig) -> DataFrame:
     filled = raw_scores.withColumn("is_missing", F.col("raw_score").isNull()).withColumn(
         "_s", F.coalesce("raw_score", F.lit(cfg.missing_score))
     )
-    prompt = Window.partitionBy(*PROMPT)
+    prompt = Window.partitionBy(*SLMR_PROMPT)
     if cfg.normalization == "minmax":
         low, high = F.min("_s").over(prompt), F.max("_s").over(prompt)
         score = F.when(high > low, (F.col("_s") - low) / (high - low)).otherwise(F.lit(0.5))
     elif cfg.normalization == "rank":
         n = F.count(F.lit(1)).over(prompt)
         below = F.rank().over(prompt.orderBy("_s")) - 1
-        ties = F.count(F.lit(1)).over(Window.partitionBy(*PROMPT, "_s"))
+        ties = F.count(F.lit(1)).over(Window.partitionBy(*SLMR_PROMPT, "_s"))
         # The tied block's average 0-based rank, over n - 1.
         score = F.when(n > 1, (below + (ties - 1) / 2) / (n - 1)).otherwise(F.lit(0.5))
     else:
@@ -139,15 +138,15 @@ def pairwise_supervision(
         .join(F.broadcast(tail), "item_idx", "left")
         .withColumn("_tail", F.coalesce("_tail", F.lit(False)))
     )
-    left = given.select(*PROMPT, F.col("item_idx").alias("item_i"), F.col("score").alias("s_i"), F.col("_tail").alias("_tail_i"))
-    right = given.select(*PROMPT, F.col("item_idx").alias("item_j"), F.col("score").alias("s_j"), F.col("_tail").alias("_tail_j"))
+    left = given.select(*SLMR_PROMPT, F.col("item_idx").alias("item_i"), F.col("score").alias("s_i"), F.col("_tail").alias("_tail_i"))
+    right = given.select(*SLMR_PROMPT, F.col("item_idx").alias("item_j"), F.col("score").alias("s_j"), F.col("_tail").alias("_tail_j"))
     pairs = (
-        left.join(right, PROMPT)
+        left.join(right, SLMR_PROMPT)
         .filter(F.col("s_i") > F.col("s_j"))
         .filter((F.col("candidate_set") != "long_tail") | F.col("_tail_i") | F.col("_tail_j"))
         .withColumn("gap", F.col("s_i") - F.col("s_j"))
     )
-    largest = first_n_per(pairs, PROMPT, cfg.pairs_per_user, [F.col("gap").desc(), F.col("item_i"), F.col("item_j")])
+    largest = first_n_per(pairs, SLMR_PROMPT, cfg.pairs_per_user, [F.col("gap").desc(), F.col("item_i"), F.col("item_j")])
     items = item_features.select("item_idx", "popularity", "is_long_tail")
     gated = (
         largest.join(user_features.select("user_idx", F.col("history_len").alias("hist_len"), "is_cold"), "user_idx")

@@ -1,7 +1,7 @@
 """Blocking `contract` checks on every raw, feature and LLM warehouse table.
 
 Each check validates the partition its asset just wrote against the table's contract
-(`schemas.contracts`, `dagster_project.validation`). A failed error-severity check stops the
+(`schemas.contracts`, `validation`). A failed error-severity check stops the
 assets downstream of the table in the same run, so a broken table never reaches an LLM job or a
 published set; failed warnings are shown in the metadata only. The published sets run the same
 contracts inside publication (`assets.published`), where a failure also keeps LATEST where it was.
@@ -18,10 +18,10 @@ from dagster_project.resources import (
     ValidationResource,
     WarehouseResource,
 )
-from dagster_project.validation import validate_parquet
 from llm_jobs.accounting import latest_runs
 from schemas.contracts import CONTRACTS, contract
 from schemas.tables import is_configured, table_schema
+from validation import validate_parquet
 
 CONTRACT_CHECK = "contract"
 

@@ -15,10 +15,14 @@ import pyarrow.compute as pc
 
 from dagster_project.assets.llm_tasks import job_metadata, run_task
 from dagster_project.assets.published import EVALUATED_SNAPSHOT, SNAPSHOT_KEY
-from dagster_project.assets.table_io import asset_key, read_arrow, read_spark, write_arrow
+from dagster_project.assets.table_io import (
+    asset_key,
+    read_arrow,
+    read_spark,
+    write_arrow,
+)
 from dagster_project.llm_resource import LLMEngineResource
 from dagster_project.partitions import daily_partitions
-from dagster_project.published_layout import snapshot_of
 from dagster_project.resources import (
     EvaluationResource,
     FeaturesResource,
@@ -31,8 +35,10 @@ from evaluation.inputs import evaluation_inputs, judgements_from, scorer_probe_f
 from evaluation.loader import PublishedSets
 from evaluation.report import html_report, markdown_summary, report_table
 from evaluation.run import NeighbourFn, evaluate
-from llm_jobs.tasks.slmr import SCORER_PROBE, raw_scores, scoring_task
+from llm_jobs.tasks.slmr import raw_scores, scoring_task
+from schemas.llm_outputs import SCORER_PROBE
 from schemas.tables import SCORER_PROBE as SCORER_PROBE_SCHEMA
+from storage.published_layout import snapshot_of
 from transforms.config import I2IConfig
 from transforms.i2i import i2i_pairs
 from transforms.judge_probes import scorer_probe_sets

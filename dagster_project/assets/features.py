@@ -11,14 +11,23 @@ from pyspark.sql import functions as F
 from dagster_project.assets.table_io import parquet_rows, read_spark, write_spark
 from dagster_project.partitions import daily_partitions
 from dagster_project.resources import FeaturesResource, SparkResource, WarehouseResource
-from transforms.cleaning import deduplicate_interactions, deduplicate_items, filter_k_core
+from transforms.cleaning import (
+    deduplicate_interactions,
+    deduplicate_items,
+    filter_k_core,
+)
 from transforms.config import FeatureConfig
 from transforms.i2i import i2i_pairs
 from transforms.id_maps import build_id_maps
 from transforms.item_features import item_features
 from transforms.review_bundles import review_bundles
 from transforms.sequences import user_sequences
-from transforms.splits import assign_splits, indexed_splits, training_rows, users_held_out_by_tie
+from transforms.splits import (
+    assign_splits,
+    indexed_splits,
+    training_rows,
+    users_held_out_by_tie,
+)
 from transforms.user_features import user_features
 
 Inputs = Mapping[str, DataFrame]

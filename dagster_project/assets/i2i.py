@@ -8,11 +8,26 @@ import dagster as dg
 from pyspark.sql import functions as F
 
 from dagster_project.assets.llm_tasks import engine_has_logprobs, job_metadata, run_task
-from dagster_project.assets.table_io import asset_key, read_spark, write_arrow, write_spark
+from dagster_project.assets.table_io import (
+    asset_key,
+    read_spark,
+    write_arrow,
+    write_spark,
+)
 from dagster_project.llm_resource import LLMEngineResource
 from dagster_project.partitions import daily_partitions
-from dagster_project.resources import FeaturesResource, I2ISynthesisResource, SparkResource, WarehouseResource
-from llm_jobs.tasks.i2i import discriminator_task, generator_task, judgements, synthetic_picks
+from dagster_project.resources import (
+    FeaturesResource,
+    I2ISynthesisResource,
+    SparkResource,
+    WarehouseResource,
+)
+from llm_jobs.tasks.i2i import (
+    discriminator_task,
+    generator_task,
+    judgements,
+    synthetic_picks,
+)
 from llm_jobs.tasks.i2i_sft import discriminator_sft_records, generator_sft_records
 from transforms.i2i import i2i_pairs
 from transforms.i2i_synthesis import (

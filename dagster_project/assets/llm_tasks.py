@@ -7,11 +7,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dagster_project.llm_resource import LLMEngineResource
-from dagster_project.warehouse import Warehouse
 from llm_jobs.accounting import JobResult
 from llm_jobs.handler import shared_engine
 from llm_jobs.job import run_llm_job
 from llm_jobs.task import Task
+from storage.warehouse import Warehouse
 
 
 def engine_has_logprobs(llm: LLMEngineResource) -> bool:

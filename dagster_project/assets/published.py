@@ -13,14 +13,13 @@ from dataclasses import dataclass
 import dagster as dg
 import pyarrow.dataset as pads
 
-from dagster_project.assets.contracts import CONTRACT_CHECK, check_metadata, resolved_schema
+from dagster_project.assets.contracts import (
+    CONTRACT_CHECK,
+    check_metadata,
+    resolved_schema,
+)
 from dagster_project.assets.raw import ingest_report_path
-from dagster_project.catalog import catalog_path, refresh_catalog
-from dagster_project.data_docs import write_validation_docs
-from dagster_project.lineage import code_version
 from dagster_project.partitions import daily_partitions
-from dagster_project.published_layout import live_snapshot, read_manifest, version_names
-from dagster_project.publishing import PublicationBlocked, prune, switch_snapshot, write_version
 from dagster_project.resources import (
     FeaturesResource,
     ReaseqResource,
@@ -30,7 +29,12 @@ from dagster_project.resources import (
     ValidationResource,
     WarehouseResource,
 )
-from dagster_project.validation import validate_parquet
+from storage.catalog import catalog_path, refresh_catalog
+from storage.lineage import code_version
+from storage.published_layout import live_snapshot, read_manifest, version_names
+from storage.publishing import PublicationBlocked, prune, switch_snapshot, write_version
+from validation import validate_parquet
+from validation.data_docs import write_validation_docs
 
 ID_MAPS_KEY = dg.AssetKey(["features", "id_maps"])
 

@@ -5,10 +5,10 @@ import json
 
 import dagster as dg
 
-from dagster_project.lineage import fingerprint_file
 from dagster_project.partitions import daily_partitions, end_of_day
 from dagster_project.resources import SourceResource, WarehouseResource
 from schemas.tables import RAW_TABLES
+from storage.lineage import fingerprint_file
 from transforms.readers.ingest import ingest
 
 RAW_KEYS = {table: dg.AssetKey(["raw", table]) for table in RAW_TABLES}

@@ -12,7 +12,12 @@ import pyarrow.parquet as pq
 
 from dagster_project.assets.llm_tasks import job_metadata
 from dagster_project.assets.reform import AUGMENTED_GROUP, augmented_metadata
-from dagster_project.assets.table_io import asset_key, read_arrow, read_spark, write_arrow
+from dagster_project.assets.table_io import (
+    asset_key,
+    read_arrow,
+    read_spark,
+    write_arrow,
+)
 from dagster_project.llm_resource import LLMEngineResource
 from dagster_project.partitions import daily_partitions
 from dagster_project.resources import (
@@ -23,7 +28,11 @@ from dagster_project.resources import (
     WarehouseResource,
 )
 from llm_jobs.tasks.reaseq_agents import item_rows
-from llm_jobs.tasks.reaseq_interests import map_interests, run_user_interests, user_interest_rows
+from llm_jobs.tasks.reaseq_interests import (
+    map_interests,
+    run_user_interests,
+    user_interest_rows,
+)
 from llm_jobs.tasks.reaseq_items import item_knowledge_metadata, run_item_knowledge
 from schemas.tables import ITEM_KNOWLEDGE, REASEQ_USER_INTERESTS, item_knowledge_schema
 from transforms.augmented_features import augment_item_features, augment_user_sequences

@@ -12,10 +12,20 @@ from dagster_project.assets.llm_tasks import job_metadata, run_task
 from dagster_project.assets.table_io import asset_key, read_arrow, write_arrow
 from dagster_project.llm_resource import LLMEngineResource
 from dagster_project.partitions import daily_partitions
-from dagster_project.resources import ReformResource, TextEncoderResource, WarehouseResource
+from dagster_project.resources import (
+    ReformResource,
+    TextEncoderResource,
+    WarehouseResource,
+)
 from llm_jobs.factor_embeddings import encode_factor_profiles
 from llm_jobs.factor_sets import EntityKind, FactorSet
-from llm_jobs.tasks.reform import ReviewBudget, profile_rows, profile_schema, profile_task, read_profiles
+from llm_jobs.tasks.reform import (
+    ReviewBudget,
+    profile_rows,
+    profile_schema,
+    profile_task,
+    read_profiles,
+)
 from schemas.tables import reform_profiles_schema
 from transforms.augmented_features import augment_user_features
 from transforms.knowledge_inputs import most_reviewed

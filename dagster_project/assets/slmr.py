@@ -4,7 +4,12 @@ import dagster as dg
 from pyspark.sql import functions as F
 
 from dagster_project.assets.llm_tasks import job_metadata, run_task
-from dagster_project.assets.table_io import asset_key, read_arrow, read_spark, write_spark
+from dagster_project.assets.table_io import (
+    asset_key,
+    read_arrow,
+    read_spark,
+    write_spark,
+)
 from dagster_project.llm_resource import LLMEngineResource
 from dagster_project.partitions import daily_partitions
 from dagster_project.resources import SLMRResource, SparkResource, WarehouseResource

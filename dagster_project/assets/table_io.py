@@ -12,8 +12,8 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 from pyspark.sql import DataFrame, SparkSession
 
-from dagster_project.locks import partition_lock
-from dagster_project.warehouse import Warehouse
+from storage.locks import partition_lock
+from storage.warehouse import Warehouse
 
 # A concurrent run of the same partition computes the same table; waiting for its write is
 # cheaper than failing the run.

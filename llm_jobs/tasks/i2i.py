@@ -20,13 +20,18 @@ import pyarrow as pa
 from pydantic import BaseModel, Field, create_model
 
 from llm_jobs.engines.base import Completion, Sampling
-from schemas.tables import I2I_JUDGEMENTS, SYNTHETIC_PICKS
 from llm_jobs.task import CandidateId, Task
-from llm_jobs.tasks.shopper import HISTORY_COLUMNS, HISTORY_HEADER, LINE_LISTS, SYSTEM_PROMPT, ZeroToTen
+from llm_jobs.tasks.shopper import (
+    HISTORY_COLUMNS,
+    HISTORY_HEADER,
+    LINE_LISTS,
+    SYSTEM_PROMPT,
+    ZeroToTen,
+)
 from llm_jobs.tasks.yes_no import p_yes_from_confidence, p_yes_from_logprobs
+from schemas.llm_outputs import DISCRIMINATOR, GENERATOR
+from schemas.tables import I2I_JUDGEMENTS, SYNTHETIC_PICKS
 
-GENERATOR = "i2i_generator"
-DISCRIMINATOR = "i2i_discriminator"
 REASON_CHARS = 60
 #: Alternatives per token asked for when reading P(yes) from log-probabilities.
 TOP_LOGPROBS = 10

@@ -28,10 +28,7 @@ from llm_jobs.tasks.reaseq_knowledge import (
     ItemKnowledge,
     VerifiedKnowledge,
 )
-
-ANALYST = "reaseq_item_analyst"
-VERIFIER = "reaseq_item_verifier"
-SUMMARIZER = "reaseq_item_summarizer"
+from schemas.llm_outputs import ANALYST, SUMMARIZER, VERIFIER
 
 TITLE_CHARS = 160
 CATEGORY_CHARS = 80

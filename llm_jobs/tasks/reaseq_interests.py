@@ -17,7 +17,6 @@ import numpy as np
 import pyarrow as pa
 from pydantic import BaseModel, Field, create_model, field_validator
 
-from dagster_project.warehouse import Warehouse
 from llm_jobs.accounting import JobResult
 from llm_jobs.config import LLMJobConfig
 from llm_jobs.engines.base import Sampling
@@ -26,11 +25,12 @@ from llm_jobs.job import run_llm_job
 from llm_jobs.task import Task
 from llm_jobs.tasks.reaseq_agents import SYSTEM_PROMPT
 from llm_jobs.tasks.reaseq_items import accepted_outputs
+from schemas.llm_outputs import USER_INTERESTS
 from schemas.tables import REASEQ_USER_INTERESTS
+from storage.warehouse import Warehouse
 
 # Not "reaseq_user_interests": that is the asset holding the interests mapped to items, while a
 # task's raw outputs live under `llm/<task name>/`.
-USER_INTERESTS = "reaseq_interest_generator"
 DEFAULT_INTERESTS = 3
 DEFAULT_HISTORY = 10
 INTEREST_CHARS = 48

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from dagster_project.warehouse import Warehouse
 from llm_jobs.accounting import JobResult
 from llm_jobs.config import LLMJobConfig
 from llm_jobs.handler import EngineFactory
@@ -32,8 +31,14 @@ from llm_jobs.tasks.reaseq_agents import (
     verifier_row,
     verifier_task,
 )
-from llm_jobs.tasks.reaseq_knowledge import KNOWLEDGE_FIELDS, VerifiedKnowledge, number_claims, verify
+from llm_jobs.tasks.reaseq_knowledge import (
+    KNOWLEDGE_FIELDS,
+    VerifiedKnowledge,
+    number_claims,
+    verify,
+)
 from schemas.tables import ITEM_KNOWLEDGE
+from storage.warehouse import Warehouse
 
 __all__ = ["ITEM_KNOWLEDGE", "ItemKnowledgeRun", "item_knowledge_metadata", "run_item_knowledge"]
 

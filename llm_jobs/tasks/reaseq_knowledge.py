@@ -26,6 +26,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from schemas.llm_outputs import KNOWLEDGE_FIELDS
+
 PHRASE_CHARS = 32
 REASONING_CHARS = 160
 PRICE_TIER_FIELD = "price_tier"
@@ -46,15 +48,6 @@ class ItemKnowledge(BaseModel):
     price_tier: Literal["budget", "mid", "premium", "unknown"]
 
 
-#: Knowledge list fields, in order -> how one claim of the field reads to the verifier.
-KNOWLEDGE_FIELDS: dict[str, str] = {
-    "category_path": "category",
-    "key_attributes": "key attribute",
-    "use_cases": "use case",
-    "target_audience": "target audience",
-    "complementary_categories": "goes well with",
-    "substitute_categories": "alternative to",
-}
 #: Every list phrase plus the price tier.
 MAX_CLAIMS = sum(ItemKnowledge.model_json_schema()["properties"][f]["maxItems"] for f in KNOWLEDGE_FIELDS) + 1
 

@@ -21,19 +21,17 @@ from typing import Annotated, Any
 import pyarrow as pa
 from pydantic import BaseModel, Field, StringConstraints, create_model
 
-from dagster_project.warehouse import Warehouse
 from llm_jobs.engines.base import Sampling
 from llm_jobs.factor_sets import EntityKind, FactorSet
 from llm_jobs.outputs import accepted_path
 from llm_jobs.parquet_io import read_parquet
 from llm_jobs.task import Task, untrusted_block
+from schemas.llm_outputs import REFORM_MAX_PHRASES as MAX_PHRASES
+from schemas.llm_outputs import REFORM_PHRASE_CHARS as PHRASE_CHARS
+from schemas.llm_outputs import REFORM_TASKS as TASK_NAMES
+from storage.warehouse import Warehouse
 
-# Agent nouns, like the other tasks: the assets `llm/reform_user_profiles` and `llm/reform_item_profiles`
-# hold the profiles with their embeddings, while a task's raw outputs live under `llm/<task name>/`.
-TASK_NAMES: dict[EntityKind, str] = {"user": "reform_user_profiler", "item": "reform_item_profiler"}
 _ENTITY_KINDS = {name: kind for kind, name in TASK_NAMES.items()}
-MAX_PHRASES = 5
-PHRASE_CHARS = 32
 REVIEW_CHARS = 800
 # Room for a full factor: its key and MAX_PHRASES phrases of PHRASE_CHARS. Small models often fill
 # every list (SmolLM2-135M used up to ~55 tokens per factor), and a cut-off output does not parse;

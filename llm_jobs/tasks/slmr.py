@@ -11,17 +11,22 @@ out.
 from __future__ import annotations
 
 import json
+
 import pyarrow as pa
 from pydantic import BaseModel
 
 from llm_jobs.engines.base import Sampling
 from llm_jobs.task import Task, candidate_map
-from llm_jobs.tasks.shopper import HISTORY_COLUMNS, HISTORY_HEADER, LINE_LISTS, SYSTEM_PROMPT, ZeroToTen
+from llm_jobs.tasks.shopper import (
+    HISTORY_COLUMNS,
+    HISTORY_HEADER,
+    LINE_LISTS,
+    SYSTEM_PROMPT,
+    ZeroToTen,
+)
+from schemas.llm_outputs import SCORER
 from schemas.tables import SLMR_RAW_SCORES
 
-SCORER = "slmr_scorer"
-#: The same scorer asked about users' valid items among random ones, to measure it (its AUC).
-SCORER_PROBE = "slmr_scorer_probe"
 SCORE_SCALE = 10
 
 

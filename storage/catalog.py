@@ -13,9 +13,9 @@ import uuid
 
 import duckdb
 
-from dagster_project.locks import warehouse_lock
-from dagster_project.published_layout import live_snapshot
-from dagster_project.warehouse import Warehouse
+from storage.locks import warehouse_lock
+from storage.published_layout import live_snapshot
+from storage.warehouse import Warehouse
 
 CATALOG_FILE = "warehouse.duckdb"
 LOCK_TIMEOUT_S = 120.0

@@ -16,15 +16,15 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 from pyspark.sql import DataFrame, SparkSession
 
-from dagster_project.validation.augmentation_checks import augmentation_checks, has_embeddings
-from dagster_project.validation.gx_suites import run_suite
-from dagster_project.validation.id_checks import ids_present
-from dagster_project.validation.llm_rates import job_rate_checks, table_rate_checks
-from dagster_project.validation.report import CheckResult, ValidationReport
-from dagster_project.warehouse import Warehouse
 from schemas.contracts import ValidationThresholds, contract
 from schemas.expectations import ERROR
 from schemas.tables import table_schema
+from storage.warehouse import Warehouse
+from validation.augmentation_checks import augmentation_checks, has_embeddings
+from validation.gx_suites import run_suite
+from validation.id_checks import ids_present
+from validation.llm_rates import job_rate_checks, table_rate_checks
+from validation.report import CheckResult, ValidationReport
 
 Data = pa.Table | DataFrame
 

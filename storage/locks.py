@@ -27,7 +27,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 
-from dagster_project.warehouse import Warehouse
+from storage.warehouse import Warehouse
 
 LOCKS_DIR = "_locks"
 # Waiting polls with a growing pause: short at first, so a lock handed over quickly is taken

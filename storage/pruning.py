@@ -19,9 +19,13 @@ files and its manifest when an incomplete directory is judged abandoned.
 
 from __future__ import annotations
 
-
-from dagster_project.published_layout import MANIFEST, latest_version, read_manifest, version_names
-from dagster_project.warehouse import Warehouse
+from storage.published_layout import (
+    MANIFEST,
+    latest_version,
+    read_manifest,
+    version_names,
+)
+from storage.warehouse import Warehouse
 
 # A reader, or the DuckDB catalog until its next refresh, may still be reading the version that
 # the live snapshot named a moment ago: that one must survive the switch.

@@ -9,10 +9,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dagster_project.validation.report import SAMPLE_SIZE, CheckResult, arrow_rows, is_vector
-from llm_jobs.tasks.reform import MAX_PHRASES, PHRASE_CHARS
 from schemas.expectations import ERROR
+from schemas.llm_outputs import REFORM_MAX_PHRASES as MAX_PHRASES
+from schemas.llm_outputs import REFORM_PHRASE_CHARS as PHRASE_CHARS
 from schemas.tables import KNOWLEDGE_PREFIX, PROFILE_PREFIX
+from validation.report import SAMPLE_SIZE, CheckResult, arrow_rows, is_vector
 
 
 def has_embeddings(schema: pa.Schema) -> bool:

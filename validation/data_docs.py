@@ -20,18 +20,23 @@ import datetime as dt
 import os
 
 import great_expectations as gx
-from great_expectations.core import ExpectationSuiteValidationResult, ExpectationValidationResult
+from great_expectations.core import (
+    ExpectationSuiteValidationResult,
+    ExpectationValidationResult,
+)
 from great_expectations.core.run_identifier import RunIdentifier
 from great_expectations.data_context.types.base import DataContextConfig
 from great_expectations.data_context.types.resource_identifiers import (
     ExpectationSuiteIdentifier,
     ValidationResultIdentifier,
 )
-from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+from great_expectations.expectations.expectation_configuration import (
+    ExpectationConfiguration,
+)
 
-from dagster_project.locks import warehouse_lock
-from dagster_project.warehouse import Warehouse
 from schemas.expectations import build_suite
+from storage.locks import warehouse_lock
+from storage.warehouse import Warehouse
 
 DATA_DOCS_DIR = "data_docs"
 SITE = "recaug"

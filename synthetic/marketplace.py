@@ -724,7 +724,7 @@ class ReviewTexts:
     """Every sentence of every TextBank in one Arrow string array, plus index tables into it.
 
     A chunk's texts are then assembled with array gathers and one element-wise join instead of
-    Python work per review, which is what lets the raw Parquet writer (`synthetic_raw`) produce
+    Python work per review, which is what lets the raw Parquet writer (`synthetic.raw`) produce
     100M reviews in minutes. Index tables are padded with -1 where a bank has fewer aspects.
     """
 

@@ -31,9 +31,9 @@ import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from dagster_project.locks import warehouse_lock
-from dagster_project.pruning import MIN_KEEP, prune_versions
-from dagster_project.published_layout import (
+from storage.locks import warehouse_lock
+from storage.pruning import MIN_KEEP, prune_versions
+from storage.published_layout import (
     MANIFEST,
     SNAPSHOT,
     SNAPSHOTS_DIR,
@@ -43,7 +43,7 @@ from dagster_project.published_layout import (
     read_manifest,
     write_snapshot,
 )
-from dagster_project.warehouse import Warehouse
+from storage.warehouse import Warehouse
 
 ROWS_PER_FILE = 5_000_000
 KEEP_VERSIONS = 5

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 
 import pyarrow.fs as pafs
 
-from dagster_project.warehouse import Warehouse
+from storage.warehouse import Warehouse
 
 MANIFEST = "_manifest.json"
 SNAPSHOT = "SNAPSHOT"

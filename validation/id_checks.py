@@ -14,8 +14,8 @@ import pyarrow as pa
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from dagster_project.validation.report import SAMPLE_SIZE, CheckResult, arrow_rows, jsonable
 from schemas.expectations import ERROR
+from validation.report import SAMPLE_SIZE, CheckResult, arrow_rows, jsonable
 
 NAME = "ids_present_in_id_maps"
 

@@ -12,8 +12,8 @@ from great_expectations.core import ExpectationValidationResult
 from great_expectations.data_context.types.base import ProgressBarsConfig
 from pyspark.sql import DataFrame
 
-from dagster_project.validation.report import SAMPLE_SIZE, CheckResult, arrow_rows, jsonable
 from schemas.expectations import build_suite
+from validation.report import SAMPLE_SIZE, CheckResult, arrow_rows, jsonable
 
 
 def run_suite(table: str, data: pa.Table | DataFrame, columns: Sequence[str], keys: Sequence[str]) -> list[CheckResult]:

@@ -23,9 +23,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 
 from schemas.tables import RAW_INTERACTIONS, RAW_REVIEWS, RAW_TABLES
-from transforms.readers.amazon2018 import meta_record
-from transforms.readers.sink import RawSinks
-from transforms.synthetic_marketplace import (
+from synthetic.marketplace import (
     Catalog,
     Days,
     MarketplaceSpec,
@@ -34,6 +32,8 @@ from transforms.synthetic_marketplace import (
     marketplace_streams,
     review_chunks,
 )
+from transforms.readers.amazon2018 import meta_record
+from transforms.readers.sink import RawSinks
 
 _BATCH_ROWS = 50_000  # ingest's row-group size
 

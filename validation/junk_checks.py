@@ -24,13 +24,18 @@ import pyarrow.compute as pc
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from dagster_project.validation.junk_text import has_placeholder, is_repetitive
-from dagster_project.validation.report import SAMPLE_SIZE, CheckResult, jsonable, rate_check
-from llm_jobs.tasks.reaseq_knowledge import KNOWLEDGE_FIELDS
-from schemas.contracts import NOT_EMPTY, PLACEHOLDER_RATE, REPETITION_RATE, TIED_PROMPT_RATE, ValidationThresholds
+from schemas.contracts import (
+    NOT_EMPTY,
+    PLACEHOLDER_RATE,
+    REPETITION_RATE,
+    TIED_PROMPT_RATE,
+    ValidationThresholds,
+)
 from schemas.expectations import ERROR, WARNING
+from schemas.llm_outputs import KNOWLEDGE_FIELDS, SLMR_PROMPT
 from schemas.tables import KNOWLEDGE_PREFIX, PROFILE_PREFIX
-from transforms.slmr import PROMPT
+from validation.junk_text import has_placeholder, is_repetitive
+from validation.report import SAMPLE_SIZE, CheckResult, jsonable, rate_check
 
 SPARK_TEXT_SAMPLE = 100_000
 TEXT_BATCH = 1_000_000  # texts judged at once: bounds the detectors' memory on a large Arrow table
@@ -144,11 +149,11 @@ def tied_prompt_rate(data: Data, thresholds: ValidationThresholds) -> CheckResul
 
 def _tied_prompts(table: pa.Table) -> tuple[int, int, list[dict]]:
     """(prompts of 2+ candidates, tied ones, up to SAMPLE_SIZE tied ones)."""
-    grouped = table.group_by(PROMPT).aggregate(
+    grouped = table.group_by(SLMR_PROMPT).aggregate(
         [("item_idx", "count"), ("raw_score", "count_distinct"), ("raw_score", "max")]  # nulls are not counted
     )
     names = {"item_idx_count": "candidates", "raw_score_count_distinct": "distinct_scores", "raw_score_max": "score"}
-    grouped = grouped.rename_columns(names).select([*PROMPT, *names.values()])
+    grouped = grouped.rename_columns(names).select([*SLMR_PROMPT, *names.values()])
     ranked = grouped.filter(pc.greater(grouped["candidates"], 1))
     tied = ranked.filter(pc.less(ranked["distinct_scores"], 2))
     return ranked.num_rows, tied.num_rows, tied.slice(0, SAMPLE_SIZE).to_pylist()
@@ -157,7 +162,7 @@ def _tied_prompts(table: pa.Table) -> tuple[int, int, list[dict]]:
 def _tied_prompts_on_spark(df: DataFrame) -> tuple[int, int, list[dict]]:
     """As `_tied_prompts`, as Spark jobs that collect two counts and the sample."""
     ranked = (
-        df.groupBy(*PROMPT)
+        df.groupBy(*SLMR_PROMPT)
         .agg(
             F.count(F.lit(1)).alias("candidates"),
             F.countDistinct("raw_score").alias("distinct_scores"),  # nulls are not counted

@@ -16,8 +16,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark.sql import DataFrame
 
-from dagster_project.validation.junk_checks import not_empty, placeholder_rate, repetition_rate, tied_prompt_rate
-from dagster_project.validation.report import CheckResult, rate_check
 from schemas.contracts import (
     EMPTY_FACTOR_RATE,
     NOT_EMPTY,
@@ -29,6 +27,13 @@ from schemas.contracts import (
 )
 from schemas.expectations import ERROR, WARNING
 from schemas.tables import PROFILE_PREFIX
+from validation.junk_checks import (
+    not_empty,
+    placeholder_rate,
+    repetition_rate,
+    tied_prompt_rate,
+)
+from validation.report import CheckResult, rate_check
 
 
 def job_rate_checks(

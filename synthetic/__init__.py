@@ -1,0 +1,1 @@
+"""Demo data: a synthetic marketplace with planted preferences, and the same as raw source files."""

@@ -62,6 +62,8 @@ def stage_of(step: dict) -> tuple[str, str]:
     contract check (a step of its own; a published set's gate runs inside its publish step)."""
     # Not at module level: the child must install the prompt log before any asset module loads.
     from dagster_project.assets.contracts import CONTRACT_CHECK
+    from dagster_project.assets.table_io import asset_key
+    from schemas.registry import Published
 
     assets = step["assets"]
     if step["step_key"].endswith(f"_{CONTRACT_CHECK}"):
@@ -72,7 +74,7 @@ def stage_of(step: dict) -> tuple[str, str]:
         return "features", assets[0]
     if len(assets) == 1 and assets[0].startswith("llm/"):
         return "llm", assets[0]
-    if len(assets) == 1 and (assets[0].startswith("evaluation/") or assets[0] == "published/evaluation_report"):
+    if len(assets) == 1 and (assets[0].startswith("evaluation/") or assets[0] == asset_key(Published.EVALUATION_REPORT).to_user_string()):
         return "evaluation", assets[0]
     if len(assets) == 1 and assets[0].startswith("published/"):
         return "publish", assets[0]

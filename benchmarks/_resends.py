@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 
 from llm_jobs.accounting import runs_dir
 from llm_jobs.tasks.reform import TASK_NAMES as REFORM_TASKS
+from schemas.registry import Features, TableSpec
 from storage.warehouse import Warehouse
 
 CLASSES = ("input_changed", "newly_selected", "prompt_changed")
@@ -53,13 +54,13 @@ def run_records(wh: Warehouse, partition: str) -> dict[str, dict[str, int]]:
     return totals
 
 
-def _table(wh: Warehouse, table: str, partition: str, columns: list[str]) -> pa.Table:
-    return pq.read_table(wh.table_path("features", table, partition), filesystem=wh.fs, columns=columns)
+def _table(wh: Warehouse, table: TableSpec, partition: str, columns: list[str]) -> pa.Table:
+    return pq.read_table(wh.table_path(table.layer, table.name, partition), filesystem=wh.fs, columns=columns)
 
 
 def same_id_maps(wh: Warehouse, before: str, after: str) -> bool:
     def rows(partition: str) -> set[tuple]:
-        return set(zip(*_table(wh, "id_maps", partition, ["kind", "raw_id", "idx"]).to_pydict().values()))
+        return set(zip(*_table(wh, Features.ID_MAPS, partition, ["kind", "raw_id", "idx"]).to_pydict().values()))
 
     return rows(before) == rows(after)
 
@@ -68,7 +69,7 @@ def changed_entities(wh: Warehouse, before: str, after: str) -> dict[str, set[in
     """{"user": users with any changed row in features/splits, "item": items with changed train rows}."""
 
     def rows_by(partition: str) -> dict[str, dict[int, frozenset]]:
-        splits = _table(wh, "splits", partition, ["user_idx", "item_idx", "ts", "rating", "split"]).to_pylist()
+        splits = _table(wh, Features.SPLITS, partition, ["user_idx", "item_idx", "ts", "rating", "split"]).to_pylist()
         users: dict[int, set] = defaultdict(set)
         items: dict[int, set] = defaultdict(set)
         for row in splits:
@@ -86,7 +87,7 @@ def changed_entities(wh: Warehouse, before: str, after: str) -> dict[str, set[in
 
 def item_stats(wh: Warehouse, partition: str) -> dict[int, tuple[int, bool]]:
     """item_idx -> (popularity, is_long_tail) of features/item_features."""
-    table = _table(wh, "item_features", partition, ["item_idx", "popularity", "is_long_tail"]).to_pydict()
+    table = _table(wh, Features.ITEM_FEATURES, partition, ["item_idx", "popularity", "is_long_tail"]).to_pydict()
     return {i: (p, t) for i, p, t in zip(table["item_idx"], table["popularity"], table["is_long_tail"])}
 
 

@@ -25,43 +25,49 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 
 from benchmarks._inputs import WORK, spec_for
 from benchmarks._report import machine, spread
+from schemas.registry import Features, Raw, TableSpec
 
 RESULTS = Path(__file__).parent / "results" / "validation.json"
 ENGINES = ("arrow", "spark")
-RAW_TABLES = ("interactions", "reviews", "items")
-FEATURE_TABLES = ("clean_interactions", "id_maps", "splits", "user_features", "item_features", "user_sequences", "i2i_pairs")
+RAW_TABLES = (Raw.INTERACTIONS, Raw.REVIEWS, Raw.ITEMS)
+FEATURE_TABLES = (
+    Features.CLEAN_INTERACTIONS,
+    Features.ID_MAPS,
+    Features.SPLITS,
+    Features.USER_FEATURES,
+    Features.ITEM_FEATURES,
+    Features.USER_SEQUENCES,
+    Features.I2I_PAIRS,
+)
 
 
-def _demo_tables() -> dict[str, Path]:
+def _demo_tables() -> dict[TableSpec, Path]:
     warehouse = WORK / "end_to_end" / "warehouse-0"
     tables = {}
-    for layer, names in (("raw", RAW_TABLES), ("features", FEATURE_TABLES)):
-        for name in names:
-            partitions = sorted((warehouse / layer / name).glob("date=*"))
-            if partitions:
-                tables[f"{layer}/{name}"] = partitions[-1]
+    for table in (*RAW_TABLES, *FEATURE_TABLES):
+        partitions = sorted((warehouse / table.layer / table.name).glob("date=*"))
+        if partitions:
+            tables[table] = partitions[-1]
     return tables
 
 
-def _tables_at_1m() -> dict[str, Path]:
+def _tables_at_1m() -> dict[TableSpec, Path]:
     key = next((WORK / "inputs").glob(f"n{spec_for(1_000_000).n_interactions}-*/_DONE.json"), None)
-    tables = {f"raw/{n}": key.parent / "raw" / n for n in RAW_TABLES} if key else {}
+    tables = {t: key.parent / t.layer / t.name for t in RAW_TABLES} if key else {}
     features = WORK / "runs" / "n1000000" / "spark"
-    tables |= {f"features/{n}": features / n for n in FEATURE_TABLES if (features / n).exists()}
+    tables |= {t: features / t.name for t in FEATURE_TABLES if (features / t.name).exists()}
     return tables
 
 
-def _measure(spark, tables: dict[str, Path], repeats: int) -> dict[str, dict]:
-    from schemas.contracts import contract
-    from schemas.tables import table_schema
+def _measure(spark, tables: dict[TableSpec, Path], repeats: int) -> dict[str, dict]:
     from storage.warehouse import Warehouse
     from validation import same_engine, validate_table
 
     wh = Warehouse("/")
-    id_maps_path = str(tables["features/id_maps"]) if "features/id_maps" in tables else None
+    id_maps_path = str(tables[Features.ID_MAPS]) if Features.ID_MAPS in tables else None
     results = {}
     for table, path in tables.items():
-        needs_ids = bool(contract(table).ids)
+        needs_ids = bool(table.contract.ids)
         if needs_ids and id_maps_path is None:
             continue
         row = {}
@@ -71,7 +77,7 @@ def _measure(spark, tables: dict[str, Path], repeats: int) -> dict[str, dict]:
                 started = time.perf_counter()
                 data = _read(wh, str(path), engine, spark)
                 id_maps = same_engine(wh, id_maps_path, data) if needs_ids else None
-                report = validate_table(table, data, id_maps, None, schema=table_schema(table))
+                report = validate_table(table.key, data, id_maps, None, schema=table.schema)
                 seconds.append(time.perf_counter() - started)
             row[engine] = {
                 "seconds": spread(seconds),
@@ -79,7 +85,7 @@ def _measure(spark, tables: dict[str, Path], repeats: int) -> dict[str, dict]:
                 "checks": len(report.results),
             }
         row["rows"] = report.row_count
-        results[table] = row
+        results[table.key] = row
     return results
 
 
@@ -110,13 +116,13 @@ def main() -> None:
             arrow, on_spark = row["arrow"]["seconds"]["median"], row["spark"]["seconds"]["median"]
             passed = row["arrow"]["passed"] and row["spark"]["passed"]
             print(f"{name:5} {table:28} {row['rows']:>10,} {arrow:>8.2f} {on_spark:>8.2f}  {passed}")
-    missing = {name: sorted(set(FEATURE_TABLES) - {t.split('/')[1] for t in tables}) for name, tables in inputs.items()}
+    missing = {name: sorted(t.name for t in FEATURE_TABLES if t not in tables) for name, tables in inputs.items()}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
         json.dumps(
             {
                 "machine": machine(("pyspark", "duckdb", "pyarrow", "great_expectations")),
-                "inputs": {name: {t: str(p) for t, p in tables.items()} for name, tables in inputs.items()},
+                "inputs": {name: {t.key: str(p) for t, p in tables.items()} for name, tables in inputs.items()},
                 "missing_feature_tables": missing,
                 "repeats": args.repeats,
                 "timed": "read for validation + validate_table (GX suite, ids in id_maps), median of repeats",

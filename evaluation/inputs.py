@@ -10,6 +10,7 @@ from evaluation.data import Interactions
 from evaluation.loader import PublishedSets, embedding_tensor, mask_array
 from evaluation.models import PairwiseSupervision
 from evaluation.run import EvaluationInputs, Judgements, ScorerProbe
+from schemas.registry import Published
 
 
 def _seconds(column: pa.ChunkedArray) -> np.ndarray:
@@ -35,14 +36,14 @@ def _factors(sets: PublishedSets, name: str, key: str, n: int) -> tuple[np.ndarr
 
 
 def _knowledge(sets: PublishedSets, n_items: int) -> tuple[np.ndarray, np.ndarray]:
-    table = sets.table("item_features", ["item_idx", "knowledge_embedding", "has_knowledge"])
+    table = sets.table(Published.ITEM_FEATURES.key, ["item_idx", "knowledge_embedding", "has_knowledge"])
     keys = table["item_idx"].to_numpy()
     embeddings = _dense(keys, embedding_tensor(table, "knowledge_embedding").numpy(), n_items)
     return embeddings, _dense(keys, table["has_knowledge"].to_numpy(zero_copy_only=False), n_items)
 
 
 def _beyond_log(sets: PublishedSets) -> Interactions:
-    table = sets.table("user_sequences", ["user_idx", "beyond_log_item_idx"])
+    table = sets.table(Published.USER_SEQUENCES.key, ["user_idx", "beyond_log_item_idx"])
     lists = table["beyond_log_item_idx"].combine_chunks()
     users = np.repeat(table["user_idx"].to_numpy(), pc.list_value_length(lists).to_numpy(zero_copy_only=False))
     return Interactions(users, lists.flatten().to_numpy())
@@ -50,7 +51,7 @@ def _beyond_log(sets: PublishedSets) -> Interactions:
 
 def pairwise_supervision(sets: PublishedSets) -> PairwiseSupervision:
     """The live llm_pairwise_supervision set as S-LLMR's pairs."""
-    table = sets.table("llm_pairwise_supervision")
+    table = sets.table(Published.LLM_PAIRWISE_SUPERVISION.key)
     column = lambda name: table[name].to_numpy(zero_copy_only=False)  # noqa: E731
     return PairwiseSupervision(
         users=column("user_idx"),
@@ -87,20 +88,20 @@ def evaluation_inputs(
 ) -> EvaluationInputs:
     """Everything `evaluation.run.evaluate` reads, from the live published sets."""
     n_users, n_items = sets.sizes()
-    train, train_ts = _interactions(sets, "interactions_train")
-    fused, fused_ts = _interactions(sets, "i2i_train_interactions")
+    train, train_ts = _interactions(sets, Published.INTERACTIONS_TRAIN.key)
+    fused, fused_ts = _interactions(sets, Published.I2I_TRAIN_INTERACTIONS.key)
     return EvaluationInputs(
         n_users=n_users,
         n_items=n_items,
         train=train,
         train_ts=train_ts,
-        valid=_interactions(sets, "interactions_valid")[0],
-        test=_interactions(sets, "interactions_test")[0],
+        valid=_interactions(sets, Published.INTERACTIONS_VALID.key)[0],
+        test=_interactions(sets, Published.INTERACTIONS_TEST.key)[0],
         fused=fused,
         fused_ts=fused_ts,
         pairs=pairwise_supervision(sets),
-        user_factors=_factors(sets, "user_features", "user_idx", n_users),
-        item_factors=_factors(sets, "item_features", "item_idx", n_items),
+        user_factors=_factors(sets, Published.USER_FEATURES.key, "user_idx", n_users),
+        item_factors=_factors(sets, Published.ITEM_FEATURES.key, "item_idx", n_items),
         knowledge=_knowledge(sets, n_items),
         beyond_log=_beyond_log(sets),
         judgements=judgements,

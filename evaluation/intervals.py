@@ -18,10 +18,9 @@ _DRAW_CHUNK = 1 << 21
 
 
 @dataclass(frozen=True)
-class Comparison:
-    """Baseline against augmented over the same users: the means, the relative lift
-    (augmented / baseline - 1) and the difference (augmented - baseline), each with its
-    bootstrap percentile interval [lo, hi]; `users` is how many users were resampled."""
+class Estimates:
+    """Baseline against augmented: the means, the relative lift (augmented / baseline - 1) and the
+    difference (augmented - baseline), each with its bootstrap percentile interval [lo, hi]."""
 
     baseline: float
     baseline_lo: float
@@ -35,6 +34,12 @@ class Comparison:
     delta: float
     delta_lo: float
     delta_hi: float
+
+
+@dataclass(frozen=True)
+class Comparison(Estimates):
+    """The estimates of one paired bootstrap; `users` is how many users were resampled."""
+
     users: int
 
 

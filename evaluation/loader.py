@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 import torch
 
 from evaluation.data import Interactions
+from schemas.registry import Published
 
 
 class PublishedSets:
@@ -68,7 +69,7 @@ class PublishedSets:
 
     def sizes(self) -> tuple[int, int]:
         """(n_users, n_items) of the live id_maps: the sizes of embedding tables."""
-        kinds = self.table("id_maps", ["kind"])["kind"]
+        kinds = self.table(Published.ID_MAPS.key, ["kind"])["kind"]
         return int(pc.sum(pc.equal(kinds, "user")).as_py() or 0), int(pc.sum(pc.equal(kinds, "item")).as_py() or 0)
 
 

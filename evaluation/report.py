@@ -13,7 +13,7 @@ from numbers import Integral, Real
 import numpy as np
 import pyarrow as pa
 
-from evaluation.intervals import Comparison
+from evaluation.intervals import Comparison, Estimates
 from schemas.tables import EVALUATION_REPORT
 
 SEGMENTS = ("overall", "long_tail", "cold_users")
@@ -22,31 +22,22 @@ SUMMARY_METRICS = ("recall@10", "ndcg@10")
 
 
 @dataclass(frozen=True)
-class ReportRow:
-    """One metric of one consumer model trained without (baseline) and with (augmented) one
-    augmentation, on one segment of test users: means over `users` users of per-user values
-    averaged over `seeds` training seeds, with 95% paired bootstrap intervals; lift is
-    augmented / baseline - 1 and delta augmented - baseline. NaN marks an undefined value (a lift
-    over a zero baseline)."""
-
+class _RowLabels:
     augmentation: str
     model: str
     segment: str
     metric: str
     users: int
     seeds: int
-    baseline: float
-    baseline_lo: float
-    baseline_hi: float
-    augmented: float
-    augmented_lo: float
-    augmented_hi: float
-    lift: float
-    lift_lo: float
-    lift_hi: float
-    delta: float
-    delta_lo: float
-    delta_hi: float
+
+
+@dataclass(frozen=True)
+class ReportRow(Estimates, _RowLabels):
+    """One metric of one consumer model trained without (baseline) and with (augmented) one
+    augmentation, on one segment of test users: means over `users` users of per-user values
+    averaged over `seeds` training seeds, with 95% paired bootstrap intervals; lift is
+    augmented / baseline - 1 and delta augmented - baseline. NaN marks an undefined value (a lift
+    over a zero baseline)."""
 
     def __post_init__(self) -> None:
         if self.segment not in SEGMENTS:
@@ -55,16 +46,16 @@ class ReportRow:
 
 _STRING_COLUMNS = ("augmentation", "model", "segment", "metric")
 _COUNT_COLUMNS = ("users", "seeds")
-_FLOAT_COLUMNS = tuple(f.name for f in fields(ReportRow) if f.name not in _STRING_COLUMNS + _COUNT_COLUMNS)
-"""baseline ... lift_hi, named as in Comparison."""
+_FLOAT_COLUMNS = tuple(f.name for f in fields(Estimates))
+"""baseline ... delta_hi."""
 
 
 def rows_from(
     augmentation: str, model: str, segment: str, metric: str, comparison: Comparison, seeds: int
 ) -> ReportRow:
     """The report row of one comparison."""
-    values = (getattr(comparison, name) for name in _FLOAT_COLUMNS)
-    return ReportRow(augmentation, model, segment, metric, comparison.users, seeds, *values)
+    estimates = {name: getattr(comparison, name) for name in _FLOAT_COLUMNS}
+    return ReportRow(augmentation, model, segment, metric, comparison.users, seeds, **estimates)
 
 
 REPORT_SCHEMA = EVALUATION_REPORT

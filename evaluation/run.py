@@ -42,6 +42,7 @@ from evaluation.models import (
     with_beyond_log,
 )
 from evaluation.report import ReportPlots, ReportRow, rows_from
+from schemas.registry import Published
 
 #: (users, items, ts as int64 seconds) -> {method: (item_idx, neighbor_idx, score)}: how the I2I
 #: consumer's neighbours are computed (the pipeline's own Swing and co-occurrence).
@@ -307,9 +308,9 @@ def evaluate(inputs: EvaluationInputs, neighbours: NeighbourFn, cfg: EvaluationC
         if augmentation not in skipped:
             rows += evaluate_one()
     judges, plots = judge_quality(inputs.judgements, inputs.scorer_probe, cfg.precision_target)
-    curves = {"interactions_train": np.bincount(inputs.train.items, minlength=inputs.n_items)}
+    curves = {Published.INTERACTIONS_TRAIN.key: np.bincount(inputs.train.items, minlength=inputs.n_items)}
     if inputs.fused is not None:
-        curves["i2i_train_interactions"] = np.bincount(inputs.fused.items, minlength=inputs.n_items)
+        curves[Published.I2I_TRAIN_INTERACTIONS.key] = np.bincount(inputs.fused.items, minlength=inputs.n_items)
     plots = ReportPlots(popularity_curves=curves, p_yes=plots.p_yes, reliability=plots.reliability)
     return Evaluation(rows, judges, plots, skipped)
 

@@ -1,17 +1,16 @@
-"""Great Expectations suites, as code, for every warehouse table and published set.
+"""Great Expectations suites, as code: the expectations of each kind of warehouse table and published set.
 
-A suite is the single-table part of a table's contract (`schemas.contracts`). Keeping the suites
-beside the Arrow schemas (rather than in a GX project directory) means they are reviewed,
-versioned and imported like any other code, and that the expected column order comes straight
-from the table's Arrow schema, so schema and suite cannot drift apart. Tables whose columns depend
-on the factor set or the text encoder get their suites built from the column names of the schema
-resolved for the run.
+A suite is the single-table part of a table's contract; `schemas.registry` pairs each table with
+its builder here. Keeping the suites beside the Arrow schemas (rather than in a GX project
+directory) means they are reviewed, versioned and imported like any other code, and that the
+expected column order comes straight from the table's Arrow schema, so schema and suite cannot
+drift apart. A builder takes the column names of the schema resolved for the run, so tables whose
+columns depend on the factor set or the text encoder get their suites from the same builders.
 
-Suites are named by table: a published set by its name ("user_features"), a warehouse table by
-"<layer>/<name>" ("features/user_features"). Every expectation carries `meta["severity"]`:
-"error" blocks (publication, or the assets downstream of the table), "warning" is reported only.
-Checks GX cannot express on one table (ids present in `id_maps`, row-count change, embedding
-shapes, finiteness and masks, LLM quality rates) live in `validation`.
+Every expectation carries `meta["severity"]`: "error" blocks (publication, or the assets
+downstream of the table), "warning" is reported only. Checks GX cannot express on one table (ids
+present in `id_maps`, row-count change, embedding shapes, finiteness and masks, LLM quality rates)
+live in `validation`.
 """
 
 from __future__ import annotations
@@ -70,7 +69,7 @@ def _present(columns: Sequence[str], *names: str) -> list[str]:
     return [name for name in names if name in columns]
 
 
-def _raw_events(columns: Sequence[str]) -> list[Expectation]:
+def raw_events(columns: Sequence[str]) -> list[Expectation]:
     """raw/interactions and raw/reviews: readers quarantine what they cannot use, so nulls here are
     a reader bug, not bad input."""
     return [
@@ -82,7 +81,7 @@ def _raw_events(columns: Sequence[str]) -> list[Expectation]:
     ]
 
 
-def _raw_items(columns: Sequence[str]) -> list[Expectation]:
+def raw_items(columns: Sequence[str]) -> list[Expectation]:
     # A catalog may list an item twice (features deduplicate): a warning, not an error.
     return [
         _columns_in_order(columns),
@@ -92,7 +91,7 @@ def _raw_items(columns: Sequence[str]) -> list[Expectation]:
     ]
 
 
-def _raw_quarantine(columns: Sequence[str]) -> list[Expectation]:
+def raw_quarantine(columns: Sequence[str]) -> list[Expectation]:
     return [
         _columns_in_order(columns),
         *_not_null("table", "source_file", "source_line", "reason"),
@@ -100,7 +99,7 @@ def _raw_quarantine(columns: Sequence[str]) -> list[Expectation]:
     ]
 
 
-def _clean_interactions(columns: Sequence[str]) -> list[Expectation]:
+def clean_interactions(columns: Sequence[str]) -> list[Expectation]:
     return [
         _columns_in_order(columns),
         *_not_null("user_id", "item_id", "ts"),
@@ -109,7 +108,7 @@ def _clean_interactions(columns: Sequence[str]) -> list[Expectation]:
     ]
 
 
-def _interactions(columns: Sequence[str]) -> list[Expectation]:
+def interactions(columns: Sequence[str]) -> list[Expectation]:
     return [
         _columns_in_order(columns),
         *_not_null("user_idx", "item_idx", "ts"),
@@ -119,11 +118,11 @@ def _interactions(columns: Sequence[str]) -> list[Expectation]:
     ]
 
 
-def _splits(columns: Sequence[str]) -> list[Expectation]:
-    return [*_interactions(columns), _unique("user_idx", "item_idx"), _in_set("split", ["train", "valid", "test"])]
+def splits(columns: Sequence[str]) -> list[Expectation]:
+    return [*interactions(columns), _unique("user_idx", "item_idx"), _in_set("split", ["train", "valid", "test"])]
 
 
-def _user_sequences(columns: Sequence[str]) -> list[Expectation]:
+def user_sequences(columns: Sequence[str]) -> list[Expectation]:
     # The list elements are checked against id_maps by the validator; GX sees only the row key.
     return [
         _columns_in_order(columns),
@@ -133,7 +132,7 @@ def _user_sequences(columns: Sequence[str]) -> list[Expectation]:
     ]
 
 
-def _user_features(columns: Sequence[str]) -> list[Expectation]:
+def user_features(columns: Sequence[str]) -> list[Expectation]:
     return [
         _columns_in_order(columns),
         *_not_null("user_idx", "user_id", "history_len", "is_cold", *_augmentation_columns(columns)),
@@ -145,7 +144,7 @@ def _user_features(columns: Sequence[str]) -> list[Expectation]:
     ]
 
 
-def _item_features(columns: Sequence[str]) -> list[Expectation]:
+def item_features(columns: Sequence[str]) -> list[Expectation]:
     price_tier = _present(columns, f"{KNOWLEDGE_PREFIX}price_tier")
     return [
         _columns_in_order(columns),
@@ -161,7 +160,7 @@ def _item_features(columns: Sequence[str]) -> list[Expectation]:
     ]
 
 
-def _i2i_pairs(columns: Sequence[str]) -> list[Expectation]:
+def i2i_pairs(columns: Sequence[str]) -> list[Expectation]:
     return [
         _columns_in_order(columns),
         *_not_null("method", "item_idx", "neighbor_idx", "score", "rank"),
@@ -174,7 +173,7 @@ def _i2i_pairs(columns: Sequence[str]) -> list[Expectation]:
     ]
 
 
-def _review_bundles(columns: Sequence[str]) -> list[Expectation]:
+def review_bundles(columns: Sequence[str]) -> list[Expectation]:
     return [
         _columns_in_order(columns),
         *_not_null(*columns),
@@ -185,7 +184,7 @@ def _review_bundles(columns: Sequence[str]) -> list[Expectation]:
     ]
 
 
-def _i2i_synthetic(columns: Sequence[str]) -> list[Expectation]:
+def i2i_synthetic(columns: Sequence[str]) -> list[Expectation]:
     return [
         _columns_in_order(columns),
         *_not_null(*columns),
@@ -194,7 +193,7 @@ def _i2i_synthetic(columns: Sequence[str]) -> list[Expectation]:
     ]
 
 
-def _i2i_judgements(columns: Sequence[str]) -> list[Expectation]:
+def i2i_judgements(columns: Sequence[str]) -> list[Expectation]:
     return [
         _columns_in_order(columns),
         *_not_null(*columns),
@@ -206,9 +205,9 @@ def _i2i_judgements(columns: Sequence[str]) -> list[Expectation]:
     ]
 
 
-def _i2i_train_interactions(columns: Sequence[str]) -> list[Expectation]:
+def i2i_train_interactions(columns: Sequence[str]) -> list[Expectation]:
     return [
-        *_interactions(columns),
+        *interactions(columns),
         *_not_null("source"),
         _unique("user_idx", "item_idx"),
         _in_set("source", ["real", "synthetic"]),
@@ -219,7 +218,7 @@ def _i2i_train_interactions(columns: Sequence[str]) -> list[Expectation]:
 _CANDIDATE_SETS = ["popular", "cold_diverse", "long_tail"]
 
 
-def _slmr_candidates(columns: Sequence[str]) -> list[Expectation]:
+def slmr_candidates(columns: Sequence[str]) -> list[Expectation]:
     return [
         _columns_in_order(columns),
         *_not_null(*columns),
@@ -228,7 +227,7 @@ def _slmr_candidates(columns: Sequence[str]) -> list[Expectation]:
     ]
 
 
-def _slmr_scores(columns: Sequence[str]) -> list[Expectation]:
+def slmr_scores(columns: Sequence[str]) -> list[Expectation]:
     return [
         _columns_in_order(columns),
         *_not_null("user_idx", "candidate_set", "item_idx", "is_missing", "score"),
@@ -239,7 +238,7 @@ def _slmr_scores(columns: Sequence[str]) -> list[Expectation]:
     ]
 
 
-def _llm_pairwise_supervision(columns: Sequence[str]) -> list[Expectation]:
+def llm_pairwise_supervision(columns: Sequence[str]) -> list[Expectation]:
     return [
         _columns_in_order(columns),
         *_not_null(*columns),
@@ -257,12 +256,12 @@ def _llm_pairwise_supervision(columns: Sequence[str]) -> list[Expectation]:
     ]
 
 
-def _reform_profiles(columns: Sequence[str]) -> list[Expectation]:
+def reform_profiles(columns: Sequence[str]) -> list[Expectation]:
     key = columns[0]  # user_idx or item_idx
     return [_columns_in_order(columns), *_not_null(*columns), _unique(key), _between(key, 0)]
 
 
-def _item_knowledge(columns: Sequence[str]) -> list[Expectation]:
+def item_knowledge(columns: Sequence[str]) -> list[Expectation]:
     return [
         _columns_in_order(columns),
         *_not_null(*columns),
@@ -275,11 +274,11 @@ def _item_knowledge(columns: Sequence[str]) -> list[Expectation]:
     ]
 
 
-def _user_interests(columns: Sequence[str]) -> list[Expectation]:
+def user_interests(columns: Sequence[str]) -> list[Expectation]:
     return [_columns_in_order(columns), *_not_null(*columns), _unique("user_idx"), _between("user_idx", 0)]
 
 
-def _id_maps(columns: Sequence[str]) -> list[Expectation]:
+def id_maps(columns: Sequence[str]) -> list[Expectation]:
     return [
         _columns_in_order(columns),
         *_not_null("kind", "raw_id", "idx"),
@@ -290,7 +289,7 @@ def _id_maps(columns: Sequence[str]) -> list[Expectation]:
     ]
 
 
-def _scorer_probe(columns: Sequence[str]) -> list[Expectation]:
+def scorer_probe(columns: Sequence[str]) -> list[Expectation]:
     return [
         _columns_in_order(columns),
         *_not_null("user_idx", "candidate_set", "item_idx", "is_valid"),
@@ -300,7 +299,7 @@ def _scorer_probe(columns: Sequence[str]) -> list[Expectation]:
     ]
 
 
-def _evaluation_report(columns: Sequence[str]) -> list[Expectation]:
+def evaluation_report(columns: Sequence[str]) -> list[Expectation]:
     return [
         _columns_in_order(columns),
         *_not_null("augmentation", "model", "segment", "metric", "users", "seeds"),
@@ -313,55 +312,5 @@ def _evaluation_report(columns: Sequence[str]) -> list[Expectation]:
     ]
 
 
+#: A table's expectations, given the names of its schema as resolved for the run, in order.
 SuiteBuilder = Callable[[Sequence[str]], list[Expectation]]
-
-#: The expectations of every table, by table name (see the module docstring for the naming).
-SUITES: dict[str, SuiteBuilder] = {
-    "raw/interactions": _raw_events,
-    "raw/reviews": _raw_events,
-    "raw/items": _raw_items,
-    "raw/quarantine": _raw_quarantine,
-    "features/clean_interactions": _clean_interactions,
-    "features/id_maps": _id_maps,
-    "features/splits": _splits,
-    "features/user_features": _user_features,
-    "features/item_features": _item_features,
-    "features/user_sequences": _user_sequences,
-    "features/i2i_pairs": _i2i_pairs,
-    "features/review_bundles": _review_bundles,
-    "llm/i2i_synthetic": _i2i_synthetic,
-    "llm/i2i_judgements": _i2i_judgements,
-    "llm/i2i_train_interactions": _i2i_train_interactions,
-    "llm/i2i_pairs": _i2i_pairs,
-    "llm/slmr_candidates": _slmr_candidates,
-    "llm/slmr_scores": _slmr_scores,
-    "llm/llm_pairwise_supervision": _llm_pairwise_supervision,
-    "llm/reform_user_profiles": _reform_profiles,
-    "llm/reform_item_profiles": _reform_profiles,
-    "llm/reaseq_item_knowledge": _item_knowledge,
-    "llm/reaseq_user_interests": _user_interests,
-    "llm/user_features_augmented": _user_features,
-    "llm/item_features_augmented": _item_features,
-    "llm/user_sequences_augmented": _user_sequences,
-    "interactions_train": _interactions,
-    "interactions_valid": _interactions,
-    "interactions_test": _interactions,
-    "user_sequences": _user_sequences,
-    "user_features": _user_features,
-    "item_features": _item_features,
-    "i2i_pairs": _i2i_pairs,
-    "i2i_train_interactions": _i2i_train_interactions,
-    "llm_pairwise_supervision": _llm_pairwise_supervision,
-    "id_maps": _id_maps,
-    "evaluation/scorer_probe": _scorer_probe,
-    "evaluation/report": _evaluation_report,
-    "evaluation_report": _evaluation_report,
-}
-
-
-def build_suite(table: str, columns: Sequence[str]) -> gx.ExpectationSuite:
-    """A fresh suite for `table` (fresh, because GX binds a suite to one context); `columns` are
-    the names of the table's schema as resolved for the run, in order."""
-    if table not in SUITES:
-        raise KeyError(f"no expectation suite for {table!r}; known: {sorted(SUITES)}")
-    return gx.ExpectationSuite(name=f"recaug.{table.replace('/', '.')}", expectations=SUITES[table](columns))

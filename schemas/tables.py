@@ -2,10 +2,11 @@
 
 These are the contracts between layers: readers write the `raw` tables, Spark feature jobs write
 the `features` tables, and the publisher writes the published sets with the same column names.
+`schemas.registry` names the table each schema belongs to.
 Timestamps are UTC; raw string ids are kept beside the contiguous int32 indices.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import pyarrow as pa
 
@@ -74,13 +75,6 @@ RAW_QUARANTINE = pa.schema(
         pa.field("raw", pa.string()),
     ]
 )
-
-RAW_TABLES = {
-    "interactions": RAW_INTERACTIONS,
-    "reviews": RAW_REVIEWS,
-    "items": RAW_ITEMS,
-    "quarantine": RAW_QUARANTINE,
-}
 
 # --- features layer --------------------------------------------------------------------------
 
@@ -180,17 +174,6 @@ REVIEW_BUNDLES = pa.schema(
         pa.field("n_reviews_total", pa.int32(), nullable=False),
     ]
 )
-
-FEATURE_TABLES = {
-    "clean_interactions": CLEAN_INTERACTIONS,
-    "id_maps": ID_MAPS,
-    "splits": SPLITS,
-    "user_features": USER_FEATURES,
-    "item_features": ITEM_FEATURES,
-    "user_sequences": USER_SEQUENCES,
-    "i2i_pairs": I2I_PAIRS,
-    "review_bundles": REVIEW_BUNDLES,
-}
 
 # --- llm layer: augmentation outputs -----------------------------------------------------------
 
@@ -378,16 +361,6 @@ REASEQ_USER_INTERESTS = pa.schema(
     ]
 )
 
-LLM_TABLES = {
-    "i2i_synthetic": I2I_SYNTHETIC,
-    "i2i_judgements": I2I_JUDGEMENTS,
-    "i2i_train_interactions": I2I_TRAIN_INTERACTIONS,
-    "i2i_pairs": I2I_PAIRS,
-    "slmr_candidates": SLMR_CANDIDATES,
-    "slmr_scores": SLMR_SCORES,
-    "llm_pairwise_supervision": LLM_PAIRWISE_SUPERVISION,
-}
-
 # --- evaluation layer: what each augmentation buys ---------------------------------------------
 
 #: evaluation/scorer_probe: the S-LLMR scorer's scores of users' valid items and of random items.
@@ -414,8 +387,6 @@ EVALUATION_REPORT = pa.schema(
         ),
     ]
 )
-
-EVALUATION_TABLES = {"scorer_probe": SCORER_PROBE, "report": EVALUATION_REPORT}
 
 # --- published sets --------------------------------------------------------------------------
 
@@ -448,84 +419,3 @@ def augmented_user_features(factor_names: Sequence[str], dimension: int) -> pa.S
 def augmented_item_features(factor_names: Sequence[str], dimension: int) -> pa.Schema:
     """Published item_features: the Spark features, the ReaSeq knowledge, then the ReFORM profile."""
     return pa.schema([*ITEM_FEATURES, *knowledge_fields(dimension), *factor_profile_fields(factor_names, dimension)])
-
-
-#: Sets whose schema depends on the factor set (its factor names, F of them) and the text
-#: encoder's dimension D; `published_schema` resolves them from the configuration at publish time.
-AUGMENTED_SETS: dict[str, Callable[[Sequence[str], int], pa.Schema]] = {
-    "user_features": augmented_user_features,
-    "item_features": augmented_item_features,
-}
-
-#: Sets whose schema is fixed.
-PUBLISHED_SETS = {
-    "interactions_train": INTERACTIONS_SPLIT,
-    "interactions_valid": INTERACTIONS_SPLIT,
-    "interactions_test": INTERACTIONS_SPLIT,
-    "user_sequences": AUGMENTED_USER_SEQUENCES,
-    "i2i_pairs": I2I_PAIRS,
-    "i2i_train_interactions": I2I_TRAIN_INTERACTIONS,
-    "llm_pairwise_supervision": LLM_PAIRWISE_SUPERVISION,
-    "id_maps": ID_MAPS,
-    "evaluation_report": EVALUATION_REPORT,
-}
-
-PUBLISHED_SET_NAMES = sorted([*PUBLISHED_SETS, *AUGMENTED_SETS])
-
-
-def published_schema(
-    set_name: str, factor_names: Sequence[str] | None = None, dimension: int | None = None
-) -> pa.Schema:
-    """The schema of a published set; the augmented sets need the factor names and the dimension."""
-    if set_name in PUBLISHED_SETS:
-        return PUBLISHED_SETS[set_name]
-    if set_name not in AUGMENTED_SETS:
-        raise KeyError(f"no published set {set_name!r}; known: {PUBLISHED_SET_NAMES}")
-    if not factor_names or not dimension:
-        raise ValueError(f"{set_name}'s schema depends on the factor names and the text encoder's dimension")
-    return AUGMENTED_SETS[set_name](factor_names, dimension)
-
-
-#: Warehouse tables with a fixed schema, by layer.
-_FIXED_TABLES = {
-    "raw": RAW_TABLES,
-    "features": FEATURE_TABLES,
-    "llm": {
-        **LLM_TABLES,
-        "reaseq_user_interests": REASEQ_USER_INTERESTS,
-        "user_sequences_augmented": AUGMENTED_USER_SEQUENCES,
-    },
-    "evaluation": EVALUATION_TABLES,
-}
-
-#: llm/ tables whose schema depends on the factor set and the text encoder's dimension.
-_CONFIGURED_LLM_TABLES: dict[str, Callable[[Sequence[str], int], pa.Schema]] = {
-    "reform_user_profiles": lambda names, dim: reform_profiles_schema("user_idx", names, dim),
-    "reform_item_profiles": lambda names, dim: reform_profiles_schema("item_idx", names, dim),
-    "reaseq_item_knowledge": lambda names, dim: item_knowledge_schema(dim),
-    "user_features_augmented": augmented_user_features,
-    "item_features_augmented": augmented_item_features,
-}
-
-
-def is_configured(table: str) -> bool:
-    """Whether `table`'s schema depends on the factor names and the text encoder's dimension."""
-    layer, _, name = table.rpartition("/")
-    return name in AUGMENTED_SETS if not layer else layer == "llm" and name in _CONFIGURED_LLM_TABLES
-
-
-def table_schema(table: str, factor_names: Sequence[str] | None = None, dimension: int | None = None) -> pa.Schema:
-    """The schema of a warehouse table ("<layer>/<name>") or of a published set (its bare name).
-
-    The tables carrying ReFORM profiles or ReaSeq embeddings need the factor names and the text
-    encoder's dimension."""
-    layer, _, name = table.rpartition("/")
-    if not layer:
-        return published_schema(table, factor_names, dimension)
-    if name in _FIXED_TABLES.get(layer, {}):
-        return _FIXED_TABLES[layer][name]
-    if layer != "llm" or name not in _CONFIGURED_LLM_TABLES:
-        raise KeyError(f"no warehouse table {table!r}")
-    if not factor_names or not dimension:
-        raise ValueError(f"{table}'s schema depends on the factor names and the text encoder's dimension")
-    return _CONFIGURED_LLM_TABLES[name](factor_names, dimension)

@@ -14,6 +14,7 @@ from llm_jobs.factor_embeddings import as_numpy
 from llm_jobs.factor_sets import resolve_factor_set
 from llm_jobs.tasks.reaseq_knowledge import KNOWLEDGE_FIELDS
 from llm_jobs.tasks.reform import ReviewBudget, profile_rows, profile_task
+from schemas.registry import published_schema, table_schema
 from schemas.tables import (
     AUGMENTED_USER_SEQUENCES,
     ID_MAPS,
@@ -25,9 +26,7 @@ from schemas.tables import (
     augmented_item_features,
     augmented_user_features,
     item_knowledge_schema,
-    published_schema,
     reform_profiles_schema,
-    table_schema,
 )
 from transforms.augmented_features import augment_item_features, augment_user_features, augment_user_sequences
 from transforms.knowledge_inputs import first_rows, interest_users, most_reviewed

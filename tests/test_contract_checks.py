@@ -103,7 +103,8 @@ def test_a_broken_feature_table_fails_its_contract_with_the_offending_rows(synth
 
 def test_an_empty_llm_table_with_no_job_run_passes_its_contract():
     """A cap of 0 prompts nobody: the table is empty and no job ran."""
-    from schemas.tables import ID_MAPS, table_schema
+    from schemas.registry import table_schema
+    from schemas.tables import ID_MAPS
 
     schema = table_schema("llm/reaseq_item_knowledge", ["style"], 4)
 

@@ -10,7 +10,7 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 import pytest
 
-from schemas.tables import PUBLISHED_SETS
+from schemas.registry import PUBLISHED_SETS
 from storage.publishing import PublicationBlocked, publish
 from storage.warehouse import Warehouse
 from validation import validate_table

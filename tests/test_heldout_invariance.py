@@ -28,7 +28,7 @@ from llm_jobs.tasks.reaseq_agents import ANALYST, SUMMARIZER, VERIFIER
 from llm_jobs.tasks.reaseq_interests import USER_INTERESTS
 from llm_jobs.tasks.reform import TASK_NAMES as REFORM_TASKS
 from llm_jobs.tasks.slmr import SCORER
-from schemas.tables import FEATURE_TABLES, LLM_TABLES, PUBLISHED_SET_NAMES
+from schemas.registry import FEATURE_TABLES, LLM_TABLES, PUBLISHED_SET_NAMES
 from storage.published_layout import latest_version
 from storage.warehouse import Warehouse
 

@@ -8,7 +8,7 @@ import zlib
 import pyarrow.parquet as pq
 import pytest
 
-from schemas.tables import RAW_TABLES
+from schemas.registry import RAW_TABLES
 from transforms.readers.ingest import UnreadableInput, ingest_to_dir
 from transforms.readers.prices import parse_price
 from transforms.readers.source import SourceSpec

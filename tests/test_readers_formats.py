@@ -7,7 +7,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from schemas.tables import RAW_TABLES
+from schemas.registry import RAW_TABLES
 from transforms.readers.ingest import IngestError, ingest_to_dir
 from transforms.readers.source import ColumnMapping, SourceSpec
 

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pyarrow.parquet as pq
 import pytest
 
-from schemas.tables import RAW_TABLES
+from schemas.registry import RAW_TABLES
 from transforms.readers.ingest import ingest_to_dir
 from transforms.readers.source import SourceSpec
 

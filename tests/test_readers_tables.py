@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from schemas.tables import RAW_TABLES
+from schemas.registry import RAW_TABLES
 from transforms.readers.errors import IngestError, MappingError
 from transforms.readers.ingest import ingest_to_dir
 from transforms.readers.mapping import load_mapping_file, parse_mapping_pairs

@@ -24,13 +24,13 @@ from llm_jobs.factor_sets import resolve_factor_set
 from llm_jobs.tasks.reaseq_agents import SUMMARY_WORDS
 from llm_jobs.tasks.reaseq_knowledge import KNOWLEDGE_FIELDS, number_claims
 from llm_jobs.tasks.reform import MAX_PHRASES, PHRASE_CHARS
+from schemas.registry import published_schema
 from schemas.tables import (
     augmented_item_features,
     augmented_user_features,
     embedding_type,
     factor_embeddings_type,
     factor_mask_type,
-    published_schema,
 )
 from validation import validate_table
 

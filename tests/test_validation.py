@@ -9,9 +9,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from schemas.contracts import CONTRACTS, ValidationThresholds
-from schemas.expectations import SUITES, build_suite
-from schemas.tables import I2I_PAIRS, ID_MAPS, INTERACTIONS_SPLIT, PUBLISHED_SETS, published_schema
+from schemas.contracts import ValidationThresholds
+from schemas.registry import CONTRACTS, PUBLISHED_SETS, SUITES, build_suite, published_schema
+from schemas.tables import I2I_PAIRS, ID_MAPS, INTERACTIONS_SPLIT
 from validation import validate_table
 
 T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)

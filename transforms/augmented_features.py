@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from schemas.registry import Llm
 from schemas.tables import (
     AUGMENTED_USER_SEQUENCES,
     KNOWLEDGE_FIELDS,
@@ -105,7 +106,7 @@ def profile_columns(
 def knowledge_columns(keys: pa.ChunkedArray | pa.Array, knowledge: pa.Table, dimension: int) -> dict[str, pa.Array]:
     """item_features' knowledge columns (schemas.tables.knowledge_fields) of `knowledge`
     (item_knowledge_schema) aligned to `keys`; items without knowledge get the empty values."""
-    _check_type(knowledge, "knowledge_embedding", embedding_type(dimension), "llm/reaseq_item_knowledge")
+    _check_type(knowledge, "knowledge_embedding", embedding_type(dimension), Llm.REASEQ_ITEM_KNOWLEDGE.key)
     rows = positions(keys, knowledge["item_idx"])
     found = rows >= 0
     vectors = np.zeros((len(rows), dimension), np.float32)
@@ -131,7 +132,7 @@ def augment_user_features(
     """features/user_features with llm/reform_user_profiles: schemas.tables.augmented_user_features."""
     schema = augmented_user_features(factor_names, dimension)
     keys = user_features["user_idx"]
-    extra = profile_columns(keys, profiles, "user_idx", factor_names, dimension, "llm/reform_user_profiles")
+    extra = profile_columns(keys, profiles, "user_idx", factor_names, dimension, Llm.REFORM_USER_PROFILES.key)
     return _assemble(user_features, extra, schema)
 
 
@@ -143,7 +144,7 @@ def augment_item_features(
     schema = augmented_item_features(factor_names, dimension)
     keys = item_features["item_idx"]
     extra = knowledge_columns(keys, knowledge, dimension) | profile_columns(
-        keys, profiles, "item_idx", factor_names, dimension, "llm/reform_item_profiles"
+        keys, profiles, "item_idx", factor_names, dimension, Llm.REFORM_ITEM_PROFILES.key
     )
     return _assemble(item_features, extra, schema)
 

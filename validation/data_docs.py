@@ -34,7 +34,7 @@ from great_expectations.expectations.expectation_configuration import (
     ExpectationConfiguration,
 )
 
-from schemas.expectations import build_suite
+from schemas.registry import build_suite
 from storage.locks import warehouse_lock
 from storage.warehouse import Warehouse
 

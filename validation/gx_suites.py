@@ -12,7 +12,7 @@ from great_expectations.core import ExpectationValidationResult
 from great_expectations.data_context.types.base import ProgressBarsConfig
 from pyspark.sql import DataFrame
 
-from schemas.expectations import build_suite
+from schemas.registry import build_suite
 from validation.report import SAMPLE_SIZE, CheckResult, arrow_rows, jsonable
 
 

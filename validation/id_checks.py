@@ -46,11 +46,11 @@ def _arrow(table: pa.Table, id_maps: pa.Table, column: str, kind: str) -> CheckR
     value = f"unnest(t.{column})" if is_list else f"t.{column}"
     con = duckdb.connect()
     con.register("t", table.select([column]).append_column("__row", pa.array(np.arange(table.num_rows))))
-    con.register("id_maps", id_maps)
+    con.register("maps", id_maps)
     con.execute(
         f"""CREATE TEMP TABLE ids AS
             SELECT v.__row, v.value,
-                   NOT EXISTS (SELECT 1 FROM id_maps m WHERE m.kind = ? AND m.idx = v.value) AS missing
+                   NOT EXISTS (SELECT 1 FROM maps m WHERE m.kind = ? AND m.idx = v.value) AS missing
             FROM (SELECT t.__row, {value} AS value FROM t) v WHERE v.value IS NOT NULL""",
         [kind],
     )

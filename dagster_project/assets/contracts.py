@@ -1,7 +1,7 @@
 """Blocking `contract` checks on every raw, feature and LLM warehouse table.
 
 Each check validates the partition its asset just wrote against the table's contract
-(`schemas.contracts`, `validation`). A failed error-severity check stops the
+(`schemas.registry`, `validation`). A failed error-severity check stops the
 assets downstream of the table in the same run, so a broken table never reaches an LLM job or a
 published set; failed warnings are shown in the metadata only. The published sets run the same
 contracts inside publication (`assets.published`), where a failure also keeps LATEST where it was.
@@ -9,7 +9,7 @@ contracts inside publication (`assets.published`), where a failure also keeps LA
 
 import dagster as dg
 
-from dagster_project.assets.table_io import asset_key
+from dagster_project.assets.table_io import asset_key, partition_path
 from dagster_project.partitions import daily_partitions
 from dagster_project.resources import (
     ReformResource,
@@ -19,19 +19,18 @@ from dagster_project.resources import (
     WarehouseResource,
 )
 from llm_jobs.accounting import latest_runs
-from schemas.contracts import CONTRACTS, contract
-from schemas.tables import is_configured, table_schema
+from schemas.registry import WAREHOUSE_TABLES, Features, TableSpec
 from validation import validate_parquet
 
 CONTRACT_CHECK = "contract"
 
 
-def resolved_schema(table: str, reform: ReformResource, text_encoder: TextEncoderResource):
+def resolved_schema(table: TableSpec, reform: ReformResource, text_encoder: TextEncoderResource):
     """`table`'s schema; F and D of the tables with ReFORM / ReaSeq embeddings come from the
     configured factor set and text encoder."""
-    if is_configured(table):
-        return table_schema(table, reform.factor_set().names, text_encoder.dimension)
-    return table_schema(table)
+    if table.is_configured:
+        return table.resolve_schema(reform.factor_set().names, text_encoder.dimension)
+    return table.resolve_schema()
 
 
 def check_metadata(verdict: dict) -> dict:
@@ -48,15 +47,15 @@ def check_metadata(verdict: dict) -> dict:
     }
 
 
-def _contract_check(table: str) -> dg.AssetChecksDefinition:
-    terms = contract(table)
+def _contract_check(table: TableSpec) -> dg.AssetChecksDefinition:
+    terms = table.contract
 
     @dg.asset_check(
         asset=asset_key(table),
         name=CONTRACT_CHECK,
         blocking=True,
         partitions_def=daily_partitions,
-        description=f"{table}: its Great Expectations suite, ids in id_maps and LLM quality rates; errors stop downstream assets.",
+        description=f"{table.key}: its Great Expectations suite, ids in id_maps and LLM quality rates; errors stop downstream assets.",
     )
     def _check(
         context: dg.AssetCheckExecutionContext,
@@ -70,9 +69,9 @@ def _contract_check(table: str) -> dg.AssetChecksDefinition:
         schema = resolved_schema(table, reform, text_encoder)
         report = validate_parquet(
             wh,
-            table,
-            wh.table_path(*table.split("/"), partition),
-            wh.table_path("features", "id_maps", partition),
+            table.key,
+            partition_path(wh, table, partition),
+            partition_path(wh, Features.ID_MAPS, partition),
             schema,
             thresholds,
             lambda: spark.session,
@@ -85,4 +84,4 @@ def _contract_check(table: str) -> dg.AssetChecksDefinition:
     return _check
 
 
-contract_checks = [_contract_check(table) for table in CONTRACTS if "/" in table]
+contract_checks = [_contract_check(table) for table in WAREHOUSE_TABLES]

@@ -8,9 +8,10 @@ import dagster as dg
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from dagster_project.assets.table_io import parquet_rows, read_spark, write_spark
+from dagster_project.assets.table_io import asset_key, parquet_rows, read_spark, write_spark
 from dagster_project.partitions import daily_partitions
 from dagster_project.resources import FeaturesResource, SparkResource, WarehouseResource
+from schemas.registry import Features, Raw, TableSpec
 from transforms.cleaning import (
     deduplicate_interactions,
     deduplicate_items,
@@ -30,18 +31,18 @@ from transforms.splits import (
 )
 from transforms.user_features import user_features
 
-Inputs = Mapping[str, DataFrame]
+Inputs = Mapping[TableSpec, DataFrame]
 
 
 def _train(inputs: Inputs) -> DataFrame:
-    return inputs["features/splits"].where(F.col("split") == "train")
+    return inputs[Features.SPLITS].where(F.col("split") == "train")
 
 
 @dataclass(frozen=True)
 class FeatureTable:
-    name: str
+    table: TableSpec
     description: str
-    inputs: tuple[str, ...]  # "<layer>/<table>" of the warehouse tables it reads
+    inputs: tuple[TableSpec, ...]  # the warehouse tables it reads
     build: Callable[[Inputs, FeatureConfig], DataFrame]
     # Extra numbers for the UI, computed on the table as written (and its inputs).
     summarize: Callable[[DataFrame, Inputs, FeatureConfig], dict] = field(default=lambda df, t, cfg: {})
@@ -49,19 +50,19 @@ class FeatureTable:
 
 FEATURE_TABLES = [
     FeatureTable(
-        "clean_interactions",
+        Features.CLEAN_INTERACTIONS,
         "One interaction per (user, item), the latest.",
-        ("raw/interactions",),
-        lambda t, cfg: deduplicate_interactions(t["raw/interactions"]),
+        (Raw.INTERACTIONS,),
+        lambda t, cfg: deduplicate_interactions(t[Raw.INTERACTIONS]),
     ),
     FeatureTable(
-        "id_maps",
+        Features.ID_MAPS,
         "Contiguous int32 user_idx / item_idx for GPU embedding tables, of the users and items with a training interaction.",
-        ("features/clean_interactions",),
+        (Features.CLEAN_INTERACTIONS,),
         # The optional k-core runs on training rows, so held-out rows cannot decide who stays.
         lambda t, cfg: build_id_maps(
             filter_k_core(
-                training_rows(assign_splits(t["features/clean_interactions"], cfg.split)), cfg.k_core, cfg.k_core_max_rounds
+                training_rows(assign_splits(t[Features.CLEAN_INTERACTIONS], cfg.split)), cfg.k_core, cfg.k_core_max_rounds
             )
         ),
         lambda df, t, cfg: {
@@ -70,34 +71,34 @@ FEATURE_TABLES = [
         },
     ),
     FeatureTable(
-        "splits",
+        Features.SPLITS,
         "Train / valid / test assignment of the clean interactions whose user and item are in id_maps.",
-        ("features/clean_interactions", "features/id_maps"),
-        lambda t, cfg: indexed_splits(assign_splits(t["features/clean_interactions"], cfg.split), t["features/id_maps"]),
+        (Features.CLEAN_INTERACTIONS, Features.ID_MAPS),
+        lambda t, cfg: indexed_splits(assign_splits(t[Features.CLEAN_INTERACTIONS], cfg.split), t[Features.ID_MAPS]),
         lambda df, t, cfg: {
             **{f"{row['split']}_rows": row["count"] for row in df.groupBy("split").count().collect()},
             # Held-out rows of a user or item with no training interaction, and train rows outside
             # the k-core (see indexed_splits).
-            "rows_without_training_ids": t["features/clean_interactions"].count() - df.count(),
+            "rows_without_training_ids": t[Features.CLEAN_INTERACTIONS].count() - df.count(),
             "users_held_out_by_tie": users_held_out_by_tie(df),
         },
     ),
     FeatureTable(
-        "user_features",
+        Features.USER_FEATURES,
         "Per user: history length, cold flag, rating stats, activity span (train rows only).",
-        ("features/splits", "features/id_maps"),
-        lambda t, cfg: user_features(_train(t), t["features/id_maps"], cfg.cold_max_history),
+        (Features.SPLITS, Features.ID_MAPS),
+        lambda t, cfg: user_features(_train(t), t[Features.ID_MAPS], cfg.cold_max_history),
         lambda df, t, cfg: {"cold_users": df.where("is_cold").count()},
     ),
     FeatureTable(
-        "item_features",
+        Features.ITEM_FEATURES,
         "Per item: popularity, long-tail flag, rating stats, review count, catalog fields.",
-        ("features/splits", "features/id_maps", "raw/items", "raw/reviews"),
+        (Features.SPLITS, Features.ID_MAPS, Raw.ITEMS, Raw.REVIEWS),
         lambda t, cfg: item_features(
             _train(t),
-            t["features/id_maps"],
-            deduplicate_items(t["raw/items"]),
-            t["raw/reviews"],
+            t[Features.ID_MAPS],
+            deduplicate_items(t[Raw.ITEMS]),
+            t[Raw.REVIEWS],
             cfg.long_tail_quantile,
         ),
         lambda df, t, cfg: {
@@ -107,24 +108,24 @@ FEATURE_TABLES = [
         },
     ),
     FeatureTable(
-        "user_sequences",
+        Features.USER_SEQUENCES,
         "Per user: the last N training items and timestamps, oldest first.",
-        ("features/splits",),
+        (Features.SPLITS,),
         lambda t, cfg: user_sequences(_train(t), cfg.sequence_length),
     ),
     FeatureTable(
-        "i2i_pairs",
+        Features.I2I_PAIRS,
         "Top-K item neighbours by Swing and by co-occurrence on training interactions.",
-        ("features/splits",),
+        (Features.SPLITS,),
         lambda t, cfg: i2i_pairs(_train(t), cfg.i2i),
         lambda df, t, cfg: {f"{row['method']}_pairs": row["count"] for row in df.groupBy("method").count().collect()},
     ),
     FeatureTable(
-        "review_bundles",
+        Features.REVIEW_BUNDLES,
         "Per user and per item: up to N reviews of training interactions, sampled deterministically.",
-        ("raw/reviews", "features/id_maps", "features/splits"),
+        (Raw.REVIEWS, Features.ID_MAPS, Features.SPLITS),
         lambda t, cfg: review_bundles(
-            t["raw/reviews"], t["features/id_maps"], _train(t), cfg.max_reviews_per_entity, cfg.seed
+            t[Raw.REVIEWS], t[Features.ID_MAPS], _train(t), cfg.max_reviews_per_entity, cfg.seed
         ),
         lambda df, t, cfg: {f"{row['entity_kind']}_bundles": row["count"] for row in df.groupBy("entity_kind").count().collect()},
     ),
@@ -133,11 +134,10 @@ FEATURE_TABLES = [
 
 def _feature_asset(table: FeatureTable) -> dg.AssetsDefinition:
     @dg.asset(
-        name=table.name,
-        key_prefix="features",
+        key=asset_key(table.table),
         group_name="features",
         description=table.description,
-        deps=[dg.AssetKey(name.split("/")) for name in table.inputs],
+        deps=[asset_key(spec) for spec in table.inputs],
         partitions_def=daily_partitions,
     )
     def _asset(
@@ -150,8 +150,8 @@ def _feature_asset(table: FeatureTable) -> dg.AssetsDefinition:
         wh = warehouse.warehouse
         partition = context.partition_key
         session = spark.session
-        inputs = {name: read_spark(session, wh, name, partition) for name in table.inputs}
-        final = write_spark(table.build(inputs, features.config()), wh, f"features/{table.name}", partition)
+        inputs = {spec: read_spark(session, wh, spec, partition) for spec in table.inputs}
+        final = write_spark(table.build(inputs, features.config()), wh, table.table, partition)
         written = session.read.parquet(wh.to_uri(final))
         return dg.MaterializeResult(
             metadata={

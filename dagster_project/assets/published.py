@@ -19,6 +19,7 @@ from dagster_project.assets.contracts import (
     resolved_schema,
 )
 from dagster_project.assets.raw import ingest_report_path
+from dagster_project.assets.table_io import PUBLISHED_GROUP, asset_key, partition_path
 from dagster_project.partitions import daily_partitions
 from dagster_project.resources import (
     FeaturesResource,
@@ -29,6 +30,7 @@ from dagster_project.resources import (
     ValidationResource,
     WarehouseResource,
 )
+from schemas.registry import Evaluation, Features, Llm, Published, TableSpec
 from storage.catalog import catalog_path, refresh_catalog
 from storage.lineage import code_version
 from storage.published_layout import live_snapshot, read_manifest, version_names
@@ -36,37 +38,35 @@ from storage.publishing import PublicationBlocked, prune, switch_snapshot, write
 from validation import validate_parquet
 from validation.data_docs import write_validation_docs
 
-ID_MAPS_KEY = dg.AssetKey(["features", "id_maps"])
-
 
 @dataclass(frozen=True)
 class PublishedSet:
-    name: str
-    source: str  # "<layer>/<table>" it is published from
+    table: TableSpec
+    source: TableSpec  # the warehouse table it is published from
     split: str | None = None  # publish only the rows of this split
 
 
 PUBLICATIONS = [
-    PublishedSet("interactions_train", "features/splits", split="train"),
-    PublishedSet("interactions_valid", "features/splits", split="valid"),
-    PublishedSet("interactions_test", "features/splits", split="test"),
+    PublishedSet(Published.INTERACTIONS_TRAIN, Features.SPLITS, split="train"),
+    PublishedSet(Published.INTERACTIONS_VALID, Features.SPLITS, split="valid"),
+    PublishedSet(Published.INTERACTIONS_TEST, Features.SPLITS, split="test"),
     # The feature tables joined with the ReFORM profiles and ReaSeq knowledge / beyond-log items.
-    PublishedSet("user_sequences", "llm/user_sequences_augmented"),
-    PublishedSet("user_features", "llm/user_features_augmented"),
-    PublishedSet("item_features", "llm/item_features_augmented"),
+    PublishedSet(Published.USER_SEQUENCES, Llm.USER_SEQUENCES_AUGMENTED),
+    PublishedSet(Published.USER_FEATURES, Llm.USER_FEATURES_AUGMENTED),
+    PublishedSet(Published.ITEM_FEATURES, Llm.ITEM_FEATURES_AUGMENTED),
     # Swing and co-occurrence on the interactions fused with kept synthetic ones (LLM-I2I).
-    PublishedSet("i2i_pairs", "llm/i2i_pairs"),
-    PublishedSet("i2i_train_interactions", "llm/i2i_train_interactions"),
-    PublishedSet("llm_pairwise_supervision", "llm/llm_pairwise_supervision"),
-    PublishedSet("id_maps", "features/id_maps"),
+    PublishedSet(Published.I2I_PAIRS, Llm.I2I_PAIRS),
+    PublishedSet(Published.I2I_TRAIN_INTERACTIONS, Llm.I2I_TRAIN_INTERACTIONS),
+    PublishedSet(Published.LLM_PAIRWISE_SUPERVISION, Llm.LLM_PAIRWISE_SUPERVISION),
+    PublishedSet(Published.ID_MAPS, Features.ID_MAPS),
 ]
 
 #: What each augmentation buys (dagster_project.assets.evaluation), measured on the snapshot of the
 #: sets above and added to it.
-EVALUATION_REPORT = PublishedSet("evaluation_report", "evaluation/report")
+EVALUATION_REPORT = PublishedSet(Published.EVALUATION_REPORT, Evaluation.REPORT)
 #: The Parquet schema metadata key of evaluation/report naming the snapshot it evaluated.
 EVALUATED_SNAPSHOT = b"evaluated_snapshot"
-SNAPSHOT_KEY = dg.AssetKey(["published", "snapshot"])
+SNAPSHOT_KEY = dg.AssetKey([PUBLISHED_GROUP, "snapshot"])
 
 
 def _lineage(warehouse: WarehouseResource, features: FeaturesResource, partition: str) -> dict:
@@ -80,7 +80,7 @@ def _lineage(warehouse: WarehouseResource, features: FeaturesResource, partition
 
 
 #: Sets carrying text embeddings: their lineage names the factor set and the text encoder.
-_EMBEDDED_SETS = {"user_features", "item_features", "user_sequences"}
+_EMBEDDED_SETS = {Published.USER_FEATURES, Published.ITEM_FEATURES, Published.USER_SEQUENCES}
 
 
 def _embedding_lineage(reform: ReformResource, reaseq: ReaseqResource, text_encoder: TextEncoderResource) -> dict:
@@ -100,14 +100,15 @@ def _embedding_lineage(reform: ReformResource, reaseq: ReaseqResource, text_enco
 def _published_asset(spec: PublishedSet, joins_live_snapshot: bool = False) -> dg.AssetsDefinition:
     """The asset that writes and validates a version of `spec`; with `joins_live_snapshot`, it then
     adds the version to the live snapshot it was computed from (the evaluation report)."""
-    key = dg.AssetKey(["published", spec.name])
+    key = asset_key(spec.table)
+    name = spec.table.key
 
     @dg.asset(
         key=key,
-        group_name="published",
-        deps=list(dict.fromkeys([dg.AssetKey(spec.source.split("/")), ID_MAPS_KEY])),
+        group_name=PUBLISHED_GROUP,
+        deps=list(dict.fromkeys([asset_key(spec.source), asset_key(Features.ID_MAPS)])),
         partitions_def=daily_partitions,
-        description=f"Published set `{spec.name}`: published/{spec.name}/(version)/, live once the snapshot names it",
+        description=f"Published set `{name}`: published/{name}/(version)/, live once the snapshot names it",
         check_specs=[
             dg.AssetCheckSpec(
                 CONTRACT_CHECK,
@@ -129,22 +130,22 @@ def _published_asset(spec: PublishedSet, joins_live_snapshot: bool = False) -> d
     ):
         wh, thresholds = warehouse.warehouse, validation.thresholds()
         partition = context.partition_key
-        schema = resolved_schema(spec.name, reform, text_encoder)
+        schema = resolved_schema(spec.table, reform, text_encoder)
         lineage = {**_lineage(warehouse, features, partition), "run_id": context.run_id}
-        if spec.name in _EMBEDDED_SETS:
+        if spec.table in _EMBEDDED_SETS:
             lineage |= _embedding_lineage(reform, reaseq, text_encoder)
-        source = pads.dataset(wh.table_path(*spec.source.split("/"), partition), format="parquet", filesystem=wh.fs)
-        id_maps_path = wh.table_path("features", "id_maps", partition)
+        source = pads.dataset(partition_path(wh, spec.source, partition), format="parquet", filesystem=wh.fs)
+        id_maps_path = partition_path(wh, Features.ID_MAPS, partition)
 
         def gate(path: str, previous_rows: int | None):
             return validate_parquet(
-                wh, spec.name, path, id_maps_path, schema, thresholds, lambda: spark.session, previous_rows
+                wh, name, path, id_maps_path, schema, thresholds, lambda: spark.session, previous_rows
             )
 
         try:
             version = write_version(
                 wh,
-                spec.name,
+                name,
                 schema,
                 source,
                 partition,
@@ -165,7 +166,7 @@ def _published_asset(spec: PublishedSet, joins_live_snapshot: bool = False) -> d
             raise dg.Failure(description=f"{blocked}\nData Docs: {docs}") from blocked
         live = {}
         if joins_live_snapshot:
-            live = _join_live_snapshot(warehouse, spec.name, version.version, partition, source.schema.metadata or {}, context)
+            live = _join_live_snapshot(warehouse, name, version.version, partition, source.schema.metadata or {}, context)
         docs = dg.MetadataValue.url(write_validation_docs(wh, version.manifest))
         yield dg.AssetCheckResult(
             check_name=CONTRACT_CHECK,
@@ -218,8 +219,8 @@ def _versions_of_run(wh, set_name: str, run_id: str) -> str | None:
 
 @dg.asset(
     key=SNAPSHOT_KEY,
-    group_name="published",
-    deps=[dg.AssetKey(["published", spec.name]) for spec in PUBLICATIONS],
+    group_name=PUBLISHED_GROUP,
+    deps=[asset_key(spec.table) for spec in PUBLICATIONS],
     partitions_def=daily_partitions,
     description="Makes every set this run published live at once: one snapshot naming a version per set, switched atomically.",
 )
@@ -227,7 +228,7 @@ def published_snapshot(context: dg.AssetExecutionContext, warehouse: WarehouseRe
     wh, partition = warehouse.warehouse, context.partition_key
     # A set blocked in this run stops this asset before it starts; a set without a version from
     # this run was not selected, and is left out: a snapshot holds one run's sets only.
-    found = {spec.name: _versions_of_run(wh, spec.name, context.run_id) for spec in PUBLICATIONS}
+    found = {spec.table.key: _versions_of_run(wh, spec.table.key, context.run_id) for spec in PUBLICATIONS}
     versions = {name: version for name, version in found.items() if version is not None}
     if not versions:
         raise dg.Failure(description="no set was published by this run: the live snapshot is unchanged")

@@ -5,13 +5,15 @@ import json
 
 import dagster as dg
 
+from dagster_project.assets.table_io import asset_key, partition_path
 from dagster_project.partitions import daily_partitions, end_of_day
 from dagster_project.resources import SourceResource, WarehouseResource
-from schemas.tables import RAW_TABLES
+from schemas.registry import Raw, specs_of
 from storage.lineage import fingerprint_file
 from transforms.readers.ingest import ingest
 
-RAW_KEYS = {table: dg.AssetKey(["raw", table]) for table in RAW_TABLES}
+#: The readers' table names ("interactions" ...), as `ingest` takes its output directories.
+RAW_SPECS = {spec.name: spec for spec in specs_of(Raw)}
 
 
 def ingest_report_path(warehouse: WarehouseResource, partition: str) -> str:
@@ -20,8 +22,8 @@ def ingest_report_path(warehouse: WarehouseResource, partition: str) -> str:
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(key, group_name="raw", description=f"Canonical raw {table} as of the partition day")
-        for table, key in RAW_KEYS.items()
+        dg.AssetSpec(asset_key(raw), group_name="raw", description=f"Canonical raw {table} as of the partition day")
+        for table, raw in RAW_SPECS.items()
     ],
     partitions_def=daily_partitions,
 )
@@ -34,7 +36,7 @@ def raw_tables(context: dg.AssetExecutionContext, source: SourceResource, wareho
     wh = warehouse.warehouse
     partition = context.partition_key
     spec = source.spec()
-    finals = {table: wh.table_path("raw", table, partition) for table in RAW_TABLES}
+    finals = {table: partition_path(wh, raw, partition) for table, raw in RAW_SPECS.items()}
     with contextlib.ExitStack() as stack:
         staged = {table: stack.enter_context(wh.staged_dir(path)) for table, path in finals.items()}
         report = ingest(spec, staged, wh.fs, as_of=end_of_day(partition))
@@ -50,11 +52,11 @@ def raw_tables(context: dg.AssetExecutionContext, source: SourceResource, wareho
         ingest_report_path(warehouse, partition),
         json.dumps({"report": summary, "lineage": lineage}, indent=2, sort_keys=True),
     )
-    for table, key in RAW_KEYS.items():
+    for table, raw in RAW_SPECS.items():
         metadata = {"rows": getattr(report, table), "path": dg.MetadataValue.path(finals[table])}
-        if table == "quarantine":
+        if raw is Raw.QUARANTINE:
             metadata["quarantined_by_reason"] = dg.MetadataValue.json(report.quarantine_by_reason)
             metadata["partial_files"] = dg.MetadataValue.json(report.partial_files)
         else:
             metadata["ingest"] = dg.MetadataValue.json(summary)
-        yield dg.MaterializeResult(asset_key=key, metadata=metadata)
+        yield dg.MaterializeResult(asset_key=asset_key(raw), metadata=metadata)

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 import pyarrow.fs as pafs
 
-from schemas.tables import RAW_TABLES
+from schemas.registry import RAW_TABLES
 from transforms.readers.detect import FileJob, plan
 from transforms.readers.errors import IngestError, UnreadableInput, reason_kind
 from transforms.readers.records import Record, quarantine_row

@@ -28,4 +28,5 @@ def committed_files(warehouse: Warehouse, directory: str) -> list[str]:
 
 
 def read_parquet(warehouse: Warehouse, path: str) -> pa.Table:
-    return pq.read_table(path, filesystem=warehouse.fs)
+    """A file, or a partition read whole at the version it names now (`Warehouse.resolve`)."""
+    return pq.read_table(warehouse.resolve(path), filesystem=warehouse.fs)

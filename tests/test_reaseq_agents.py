@@ -16,6 +16,7 @@ from llm_job_support import PARTITION, Counting
 
 from llm_jobs.config import LLMJobConfig
 from llm_jobs.handler import shared_engine
+from llm_jobs.step import accepted_outputs
 from llm_jobs.tasks.reaseq_agents import SUMMARY_CHARS, SUMMARY_WORDS, has_price, item_rows, item_text
 from llm_jobs.tasks.reaseq_interests import (
     INTEREST_CHARS,
@@ -25,7 +26,6 @@ from llm_jobs.tasks.reaseq_interests import (
 )
 from llm_jobs.tasks.reaseq_items import (
     ITEM_KNOWLEDGE,
-    accepted_outputs,
     item_knowledge_metadata,
     run_item_knowledge,
 )
@@ -98,8 +98,8 @@ def reaseq(tmp_path_factory):
 
 def test_verified_knowledge_keeps_only_claims_the_verifier_and_checks_kept(reaseq):
     _, warehouse, run, _, _ = reaseq
-    analyst = accepted_outputs(warehouse, run.analyst, "item_idx")
-    verdicts = accepted_outputs(warehouse, run.verifier, "item_idx")
+    analyst = {key["item_idx"]: output for key, output in accepted_outputs(warehouse, run.analyst, ["item_idx"])}
+    verdicts = {key["item_idx"]: output for key, output in accepted_outputs(warehouse, run.verifier, ["item_idx"])}
     rows = {row["item_idx"]: row for row in item_rows(ITEMS).to_pylist()}
     assert run.table.schema == ITEM_KNOWLEDGE and run.table.num_rows >= 1
 

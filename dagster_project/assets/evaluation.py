@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dagster_project.assets.llm_tasks import job_metadata, run_task
+from dagster_project.assets.llm_tasks import job_metadata, run_llm_step
 from dagster_project.assets.published import EVALUATED_SNAPSHOT, SNAPSHOT_KEY
 from dagster_project.assets.table_io import (
     asset_key,
@@ -35,9 +35,9 @@ from evaluation.inputs import evaluation_inputs, judgements_from, scorer_probe_f
 from evaluation.loader import PublishedSets
 from evaluation.report import html_report, markdown_summary, report_table
 from evaluation.run import NeighbourFn, evaluate
-from llm_jobs.tasks.slmr import raw_scores, scoring_task
+from llm_jobs.tasks.slmr import scoring_step
 from schemas.llm_outputs import SCORER_PROBE
-from schemas.tables import SCORER_PROBE as SCORER_PROBE_SCHEMA
+from schemas.registry import Evaluation, Features, Llm
 from storage.published_layout import snapshot_of
 from transforms.config import I2IConfig
 from transforms.i2i import i2i_pairs
@@ -50,9 +50,9 @@ def report_dir(warehouse: WarehouseResource, partition: str) -> str:
 
 
 @dg.asset(
-    key=asset_key("evaluation/scorer_probe"),
+    key=asset_key(Evaluation.SCORER_PROBE),
     group_name=GROUP,
-    deps=[asset_key("features/splits"), asset_key("features/item_features")],
+    deps=[asset_key(Features.SPLITS), asset_key(Features.ITEM_FEATURES)],
     partitions_def=daily_partitions,
     description="The S-LLMR scorer's scores of users' valid items among random ones: its AUC in the report.",
 )
@@ -65,24 +65,24 @@ def scorer_probe(
     evaluation: EvaluationResource,
 ) -> dg.MaterializeResult:
     wh, partition, session, cfg = warehouse.warehouse, context.partition_key, spark.session, evaluation.config()
-    splits = read_spark(session, wh, "features/splits", partition)
+    splits = read_spark(session, wh, Features.SPLITS, partition)
     prompts = scorer_probe_sets(
         splits,
-        read_spark(session, wh, "features/item_features", partition),
+        read_spark(session, wh, Features.ITEM_FEATURES, partition),
         cfg.probe_users,
         cfg.probe_negatives,
         slmr.history_length,
         slmr.seed,
     ).toArrow()
-    result, accepted = run_task(llm, wh, scoring_task(cfg.probe_negatives + 1, SCORER_PROBE), prompts, partition)
-    scores = raw_scores(prompts, accepted)
+    run = run_llm_step(llm, wh, scoring_step(cfg.probe_negatives + 1, SCORER_PROBE), prompts, partition)
+    scores = run.rows
     valid = splits.filter("split = 'valid'").select("user_idx", "item_idx").toArrow()
     valid_keys = pc.binary_join_element_wise(pc.cast(valid["user_idx"], pa.string()), pc.cast(valid["item_idx"], pa.string()), ":")
     keys = pc.binary_join_element_wise(pc.cast(scores["user_idx"], pa.string()), pc.cast(scores["item_idx"], pa.string()), ":")
-    labelled = scores.append_column("is_valid", pc.is_in(keys, value_set=valid_keys)).cast(SCORER_PROBE_SCHEMA)
-    path = write_arrow(labelled, wh, "evaluation/scorer_probe", partition)
+    labelled = scores.append_column("is_valid", pc.is_in(keys, value_set=valid_keys)).cast(Evaluation.SCORER_PROBE.schema)
+    path = write_arrow(labelled, wh, Evaluation.SCORER_PROBE, partition)
     return dg.MaterializeResult(
-        metadata={"prompts": prompts.num_rows, "scores": labelled.num_rows, "path": dg.MetadataValue.path(path), **job_metadata(result)}
+        metadata={"prompts": prompts.num_rows, "scores": labelled.num_rows, "path": dg.MetadataValue.path(path), **job_metadata(run.job)}
     )
 
 
@@ -108,9 +108,9 @@ def spark_neighbours(session, cfg: I2IConfig) -> NeighbourFn:
 
 
 @dg.asset(
-    key=asset_key("evaluation/report"),
+    key=asset_key(Evaluation.REPORT),
     group_name=GROUP,
-    deps=[SNAPSHOT_KEY, asset_key("llm/i2i_judgements"), scorer_probe.key],
+    deps=[SNAPSHOT_KEY, asset_key(Llm.I2I_JUDGEMENTS), scorer_probe.key],
     partitions_def=daily_partitions,
     description="Every augmentation's consumer model trained without and with it (same split and seeds) on the partition's snapshot, selected on valid, reported on test.",
 )
@@ -129,12 +129,12 @@ def evaluation_report(
         raise dg.Failure(description=f"nothing was published for {partition}: publish the day before evaluating it")
     inputs = evaluation_inputs(
         PublishedSets(warehouse.base_url, snapshot.id),
-        judgements_from(read_arrow(wh, "llm/i2i_judgements", partition), i2i_synthesis.keep_synthetic_at),
-        scorer_probe_from(read_arrow(wh, "evaluation/scorer_probe", partition)),
+        judgements_from(read_arrow(wh, Llm.I2I_JUDGEMENTS, partition), i2i_synthesis.keep_synthetic_at),
+        scorer_probe_from(read_arrow(wh, Evaluation.SCORER_PROBE, partition)),
     )
     result = evaluate(inputs, spark_neighbours(spark.session, features.config().i2i), evaluation.config())
     report = report_table(result.rows).replace_schema_metadata({EVALUATED_SNAPSHOT: snapshot.id.encode()})
-    path = write_arrow(report, wh, "evaluation/report", partition)
+    path = write_arrow(report, wh, Evaluation.REPORT, partition)
     summary = markdown_summary(result.rows, result.judges)
     if result.skipped:
         summary += "\n\nNot evaluated: " + "; ".join(f"{name} ({why})" for name, why in result.skipped.items())

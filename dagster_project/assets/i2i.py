@@ -1,19 +1,15 @@
 """LLM-I2I assets: synthetic interactions for long-tail items, their discrimination, the fused
 training interactions, Swing / co-occurrence recomputed on them, and SFT exports."""
 
-import json
-from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import dagster as dg
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from dagster_project.assets.llm_tasks import engine_has_logprobs, job_metadata, run_task
-from dagster_project.assets.table_io import (
-    asset_key,
-    read_spark,
-    write_arrow,
-    write_spark,
-)
+from dagster_project.assets.llm_tasks import daily_asset, engine_has_logprobs, job_metadata, run_llm_step
+from dagster_project.assets.table_io import asset_key, read_spark, write_arrow, write_spark
 from dagster_project.llm_resource import LLMEngineResource
 from dagster_project.partitions import daily_partitions
 from dagster_project.resources import (
@@ -22,13 +18,12 @@ from dagster_project.resources import (
     SparkResource,
     WarehouseResource,
 )
-from llm_jobs.tasks.i2i import (
-    discriminator_task,
-    generator_task,
-    judgements,
-    synthetic_picks,
-)
-from llm_jobs.tasks.i2i_sft import discriminator_sft_records, generator_sft_records
+from llm_jobs.accounting import JobResult
+from llm_jobs.tasks.i2i import discriminator_step, generator_metadata, generator_step, judgement_metadata
+from llm_jobs.tasks.i2i_sft import sft_exports
+from schemas.registry import Features, Llm, TableSpec
+from storage.warehouse import Warehouse
+from transforms.config import I2ISynthesisConfig
 from transforms.i2i import i2i_pairs
 from transforms.i2i_synthesis import (
     discriminator_inputs,
@@ -42,100 +37,89 @@ from transforms.i2i_synthesis import (
 GROUP = "llm_i2i"
 
 
-@dg.asset(
-    key=asset_key("llm/i2i_synthetic"),
-    group_name=GROUP,
-    deps=[asset_key("features/splits"), asset_key("features/item_features"), asset_key("features/i2i_pairs")],
-    partitions_def=daily_partitions,
-    description="Generator: per selected user, up to k long-tail items picked from C candidates, timestamped at the user's last training interaction.",
+@dataclass(frozen=True)
+class _Run:
+    """What an I2I LLM asset runs with."""
+
+    session: SparkSession
+    wh: Warehouse
+    partition: str
+    llm: LLMEngineResource
+    cfg: I2ISynthesisConfig
+
+
+#: (run, the input tables read with Spark) -> the path written, the asset's numbers and the step's job.
+_Materialize = Callable[..., tuple[str, dict, JobResult]]
+
+
+def _llm_asset(table: TableSpec, inputs: Sequence[TableSpec], description: str, materialize: _Materialize):
+    """The asset of `table`: `materialize` over `inputs`, its numbers then the job's."""
+
+    @daily_asset(table, GROUP, inputs, description)
+    def _asset(
+        context: dg.AssetExecutionContext,
+        spark: SparkResource,
+        warehouse: WarehouseResource,
+        llm: LLMEngineResource,
+        i2i_synthesis: I2ISynthesisResource,
+    ) -> dg.MaterializeResult:
+        run = _Run(spark.session, warehouse.warehouse, context.partition_key, llm, i2i_synthesis.config())
+        frames = [read_spark(run.session, run.wh, spec, run.partition) for spec in inputs]
+        path, metadata, job = materialize(run, *frames)
+        return dg.MaterializeResult(metadata={**metadata, "path": dg.MetadataValue.path(path), **job_metadata(job)})
+
+    return _asset
+
+
+def _synthetic(run: _Run, splits: DataFrame, items: DataFrame, pairs: DataFrame) -> tuple[str, dict, JobResult]:
+    rows = generator_inputs(splits, items, pairs, run.cfg).toArrow()
+    picks = run_llm_step(run.llm, run.wh, generator_step(run.cfg.max_picks), rows, run.partition)
+    synthetic = synthetic_interactions(run.session.createDataFrame(picks.rows), splits)
+    return write_spark(synthetic, run.wh, Llm.I2I_SYNTHETIC, run.partition), generator_metadata(picks), picks.job
+
+
+def _judgements(run: _Run, synthetic: DataFrame, splits: DataFrame, items: DataFrame) -> tuple[str, dict, JobResult]:
+    rows = discriminator_inputs(synthetic, splits, items, run.cfg).toArrow()
+    logprobs = engine_has_logprobs(run.llm)
+    step = discriminator_step(logprobs, run.cfg.keep_synthetic_at, run.cfg.drop_real_below)
+    verdicts = run_llm_step(run.llm, run.wh, step, rows, run.partition, logprobs=logprobs)
+    path = write_arrow(verdicts.rows, run.wh, Llm.I2I_JUDGEMENTS, run.partition)
+    return path, judgement_metadata(verdicts.rows, logprobs), verdicts.job
+
+
+i2i_synthetic = _llm_asset(
+    Llm.I2I_SYNTHETIC,
+    (Features.SPLITS, Features.ITEM_FEATURES, Features.I2I_PAIRS),
+    "Generator: per selected user, up to k long-tail items picked from C candidates, timestamped at the user's "
+    "last training interaction.",
+    _synthetic,
 )
-def i2i_synthetic(
-    context: dg.AssetExecutionContext,
-    spark: SparkResource,
-    warehouse: WarehouseResource,
-    llm: LLMEngineResource,
-    i2i_synthesis: I2ISynthesisResource,
-) -> dg.MaterializeResult:
-    wh, partition, cfg, session = warehouse.warehouse, context.partition_key, i2i_synthesis.config(), spark.session
-    splits = read_spark(session, wh, "features/splits", partition)
-    rows = generator_inputs(
-        splits,
-        read_spark(session, wh, "features/item_features", partition),
-        read_spark(session, wh, "features/i2i_pairs", partition),
-        cfg,
-    ).toArrow()
-    result, accepted = run_task(llm, wh, generator_task(cfg.max_picks), rows, partition)
-    picks = synthetic_picks(accepted)
-    synthetic = synthetic_interactions(session.createDataFrame(picks), splits)
-    path = write_spark(synthetic, wh, "llm/i2i_synthetic", partition)
-    return dg.MaterializeResult(
-        metadata={
-            "users_prompted": rows.num_rows,
-            "synthetic_pairs_generated": picks.num_rows,
-            "users_with_no_pick": sum(not json.loads(o)["picks"] for o in accepted["output"].to_pylist()),
-            "path": dg.MetadataValue.path(path),
-            **job_metadata(result),
-        }
-    )
-
-
-@dg.asset(
-    key=asset_key("llm/i2i_judgements"),
-    group_name=GROUP,
-    deps=[asset_key("llm/i2i_synthetic"), asset_key("features/splits"), asset_key("features/item_features")],
-    partitions_def=daily_partitions,
-    description="Discriminator: P(yes) for every synthetic pair, a sample of real ones and of random negatives; `kept` applies the thresholds.",
+i2i_judgements = _llm_asset(
+    Llm.I2I_JUDGEMENTS,
+    (Llm.I2I_SYNTHETIC, Features.SPLITS, Features.ITEM_FEATURES),
+    "Discriminator: P(yes) for every synthetic pair, a sample of real ones and of random negatives; `kept` "
+    "applies the thresholds.",
+    _judgements,
 )
-def i2i_judgements(
-    context: dg.AssetExecutionContext,
-    spark: SparkResource,
-    warehouse: WarehouseResource,
-    llm: LLMEngineResource,
-    i2i_synthesis: I2ISynthesisResource,
-) -> dg.MaterializeResult:
-    wh, partition, cfg, session = warehouse.warehouse, context.partition_key, i2i_synthesis.config(), spark.session
-    rows = discriminator_inputs(
-        read_spark(session, wh, "llm/i2i_synthetic", partition),
-        read_spark(session, wh, "features/splits", partition),
-        read_spark(session, wh, "features/item_features", partition),
-        cfg,
-    ).toArrow()
-    logprobs = engine_has_logprobs(llm)
-    result, accepted = run_task(llm, wh, discriminator_task(logprobs), rows, partition, logprobs=logprobs)
-    verdicts = judgements(accepted, cfg.keep_synthetic_at, cfg.drop_real_below)
-    path = write_arrow(verdicts, wh, "llm/i2i_judgements", partition)
-    counts = Counter(zip(verdicts["source"].to_pylist(), verdicts["kept"].to_pylist()))
-    return dg.MaterializeResult(
-        metadata={
-            "synthetic_judged": counts[("synthetic", True)] + counts[("synthetic", False)],
-            "synthetic_kept": counts[("synthetic", True)],
-            "real_judged": counts[("real", True)] + counts[("real", False)],
-            "real_dropped": counts[("real", False)],
-            "negatives_judged": counts[("negative", False)],
-            "p_yes_from": "logprobs" if logprobs else "confidence",
-            "path": dg.MetadataValue.path(path),
-            **job_metadata(result),
-        }
-    )
 
 
-@dg.asset(
-    key=asset_key("llm/i2i_train_interactions"),
-    group_name=GROUP,
-    deps=[asset_key("llm/i2i_judgements"), asset_key("llm/i2i_synthetic"), asset_key("features/splits")],
-    partitions_def=daily_partitions,
-    description="Training interactions after discrimination: real ones not dropped plus kept synthetic ones, with source and judge_p_yes.",
+@daily_asset(
+    Llm.I2I_TRAIN_INTERACTIONS,
+    GROUP,
+    [Llm.I2I_JUDGEMENTS, Llm.I2I_SYNTHETIC, Features.SPLITS],
+    "Training interactions after discrimination: real ones not dropped plus kept synthetic ones, with source "
+    "and judge_p_yes.",
 )
 def i2i_train_interactions(
     context: dg.AssetExecutionContext, spark: SparkResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     wh, partition, session = warehouse.warehouse, context.partition_key, spark.session
     fused = fused_interactions(
-        read_spark(session, wh, "features/splits", partition),
-        read_spark(session, wh, "llm/i2i_synthetic", partition),
-        read_spark(session, wh, "llm/i2i_judgements", partition),
+        read_spark(session, wh, Features.SPLITS, partition),
+        read_spark(session, wh, Llm.I2I_SYNTHETIC, partition),
+        read_spark(session, wh, Llm.I2I_JUDGEMENTS, partition),
     )
-    path = write_spark(fused, wh, "llm/i2i_train_interactions", partition)
+    path = write_spark(fused, wh, Llm.I2I_TRAIN_INTERACTIONS, partition)
     written = session.read.parquet(wh.to_uri(path))
     by_source = {row["source"]: row["count"] for row in written.groupBy("source").count().collect()}
     synthetic = written.filter(F.col("source") == "synthetic")
@@ -149,21 +133,20 @@ def i2i_train_interactions(
     )
 
 
-@dg.asset(
-    key=asset_key("llm/i2i_pairs"),
-    group_name=GROUP,
-    deps=[asset_key("llm/i2i_train_interactions"), asset_key("features/i2i_pairs"), asset_key("features/item_features")],
-    partitions_def=daily_partitions,
-    description="Top-K item neighbours by Swing and co-occurrence, recomputed on the fused training interactions.",
+@daily_asset(
+    Llm.I2I_PAIRS,
+    GROUP,
+    [Llm.I2I_TRAIN_INTERACTIONS, Features.I2I_PAIRS, Features.ITEM_FEATURES],
+    "Top-K item neighbours by Swing and co-occurrence, recomputed on the fused training interactions.",
 )
 def fused_i2i_pairs(
     context: dg.AssetExecutionContext, spark: SparkResource, warehouse: WarehouseResource, features: FeaturesResource
 ) -> dg.MaterializeResult:
     wh, partition, session = warehouse.warehouse, context.partition_key, spark.session
-    fused = read_spark(session, wh, "llm/i2i_train_interactions", partition)
-    path = write_spark(i2i_pairs(fused, features.config().i2i), wh, "llm/i2i_pairs", partition)
-    items = read_spark(session, wh, "features/item_features", partition)
-    before = long_tail_coverage(read_spark(session, wh, "features/i2i_pairs", partition), items)
+    fused = read_spark(session, wh, Llm.I2I_TRAIN_INTERACTIONS, partition)
+    path = write_spark(i2i_pairs(fused, features.config().i2i), wh, Llm.I2I_PAIRS, partition)
+    items = read_spark(session, wh, Features.ITEM_FEATURES, partition)
+    before = long_tail_coverage(read_spark(session, wh, Features.I2I_PAIRS, partition), items)
     after = long_tail_coverage(session.read.parquet(wh.to_uri(path)), items)
     return dg.MaterializeResult(
         metadata={
@@ -174,12 +157,17 @@ def fused_i2i_pairs(
     )
 
 
+# JSONL files, not a table: the registry has no spec for them.
+SFT_EXAMPLES = ("llm", "i2i_sft_examples")
+
+
 @dg.asset(
-    key=asset_key("llm/i2i_sft_examples"),
+    key=dg.AssetKey(list(SFT_EXAMPLES)),
     group_name=GROUP,
-    deps=[asset_key("features/splits"), asset_key("features/item_features")],
+    deps=[asset_key(Features.SPLITS), asset_key(Features.ITEM_FEATURES)],
     partitions_def=daily_partitions,
-    description="SFT JSONL for fine-tuning a generator (history -> next item, long-tail targets up-weighted) and a discriminator.",
+    description="SFT JSONL for fine-tuning a generator (history -> next item, long-tail targets up-weighted) and a "
+    "discriminator.",
 )
 def i2i_sft_examples(
     context: dg.AssetExecutionContext,
@@ -188,20 +176,14 @@ def i2i_sft_examples(
     i2i_synthesis: I2ISynthesisResource,
 ) -> dg.MaterializeResult:
     wh, partition, cfg, session = warehouse.warehouse, context.partition_key, i2i_synthesis.config(), spark.session
-    generator_rows, discriminator_rows = sft_examples(
-        read_spark(session, wh, "features/splits", partition),
-        read_spark(session, wh, "features/item_features", partition),
-        cfg,
-    )
-    directory = wh.table_path("llm", "i2i_sft_examples", partition)
-    counts = {}
-    for name, records in (
-        ("generator", generator_sft_records(generator_rows.toArrow(), generator_task(cfg.max_picks))),
-        ("discriminator", discriminator_sft_records(discriminator_rows.toArrow(), discriminator_task(logprobs=True))),
-    ):
-        lines = [json.dumps(record, ensure_ascii=False) for record in records]
+    splits = read_spark(session, wh, Features.SPLITS, partition)
+    items = read_spark(session, wh, Features.ITEM_FEATURES, partition)
+    generator_rows, discriminator_rows = sft_examples(splits, items, cfg)
+    directory = wh.table_path(*SFT_EXAMPLES, partition)
+    exports = sft_exports(generator_rows.toArrow(), discriminator_rows.toArrow(), cfg.max_picks)
+    for name, lines in exports.items():
         wh.write_text_atomic(f"{directory}/{name}.jsonl", "".join(f"{line}\n" for line in lines))
-        counts[f"{name}_examples"] = len(lines)
+    counts = {f"{name}_examples": len(lines) for name, lines in exports.items()}
     return dg.MaterializeResult(metadata={**counts, "path": dg.MetadataValue.path(directory)})
 
 

@@ -1,17 +1,50 @@
-"""Running an LLM task from an asset: the configured engine, the job, its accepted outputs and the
-numbers the UI shows."""
+"""What the LLM augmentation assets share: a daily-partitioned asset of one warehouse table, a Spark
+table built from others, an `LLMStep` run with the configured engine, and the job's numbers the UI
+shows."""
 
 from __future__ import annotations
 
-import pyarrow as pa
-import pyarrow.parquet as pq
+from collections.abc import Callable, Sequence
 
+import dagster as dg
+import pyarrow as pa
+from pyspark.sql import DataFrame
+
+from dagster_project.assets.table_io import asset_key, read_spark, write_spark
 from dagster_project.llm_resource import LLMEngineResource
+from dagster_project.partitions import daily_partitions
+from dagster_project.resources import SparkResource
 from llm_jobs.accounting import JobResult
 from llm_jobs.handler import shared_engine
-from llm_jobs.job import run_llm_job
-from llm_jobs.task import Task
+from llm_jobs.step import LLMStep, StepRun, run_step
+from schemas.registry import TableSpec
 from storage.warehouse import Warehouse
+
+
+def daily_asset(
+    table: TableSpec, group: str, deps: Sequence[TableSpec], description: str
+) -> Callable[..., dg.AssetsDefinition]:
+    """The decorator of the asset writing `table` daily, after the tables it reads (`deps`)."""
+    return dg.asset(
+        key=asset_key(table),
+        group_name=group,
+        deps=[asset_key(dep) for dep in deps],
+        partitions_def=daily_partitions,
+        description=description,
+    )
+
+
+def spark_table(
+    spark: SparkResource,
+    wh: Warehouse,
+    partition: str,
+    table: TableSpec,
+    inputs: Sequence[TableSpec],
+    build: Callable[..., DataFrame],
+) -> tuple[str, DataFrame]:
+    """Write `build(*inputs read with Spark)` as `table`; returns its path and the table as written."""
+    path = write_spark(build(*(read_spark(spark.session, wh, t, partition) for t in inputs)), wh, table, partition)
+    return path, spark.session.read.parquet(wh.to_uri(path))
 
 
 def engine_has_logprobs(llm: LLMEngineResource) -> bool:
@@ -19,12 +52,11 @@ def engine_has_logprobs(llm: LLMEngineResource) -> bool:
     return shared_engine(llm.engine_factory(logprobs=True)).supports_logprobs
 
 
-def run_task(
-    llm: LLMEngineResource, wh: Warehouse, task: Task, rows: pa.Table, partition: str, logprobs: bool = False
-) -> tuple[JobResult, pa.Table]:
-    """Run `task` over `rows`; returns the job's record and its accepted outputs (key columns + output)."""
-    result = run_llm_job(task, rows, llm.engine_factory(logprobs), wh, partition, llm.job_config())
-    return result, pq.read_table(result.output_path, filesystem=wh.fs)
+def run_llm_step(
+    llm: LLMEngineResource, wh: Warehouse, step: LLMStep, rows: pa.Table, partition: str, logprobs: bool = False
+) -> StepRun:
+    """`run_step` with the resource's engine and job settings."""
+    return run_step(step, rows, llm.engine_factory(logprobs), wh, partition, llm.job_config())
 
 
 def job_metadata(result: JobResult) -> dict:

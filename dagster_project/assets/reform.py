@@ -1,32 +1,24 @@
 """ReFORM assets (arXiv 2603.16236): factor-specific user and item profiles from reviews, each
 factor embedded by the text encoder, and user_features joined with them for publication."""
 
-import time
+from collections.abc import Callable, Sequence
 
 import dagster as dg
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dagster_project.assets.llm_tasks import job_metadata, run_task
-from dagster_project.assets.table_io import asset_key, read_arrow, write_arrow
+from dagster_project.assets.llm_tasks import daily_asset, job_metadata, run_llm_step
+from dagster_project.assets.table_io import read_arrow, write_arrow
 from dagster_project.llm_resource import LLMEngineResource
-from dagster_project.partitions import daily_partitions
 from dagster_project.resources import (
     ReformResource,
     TextEncoderResource,
     WarehouseResource,
 )
-from llm_jobs.factor_embeddings import encode_factor_profiles
-from llm_jobs.factor_sets import EntityKind, FactorSet
-from llm_jobs.tasks.reform import (
-    ReviewBudget,
-    profile_rows,
-    profile_schema,
-    profile_task,
-    read_profiles,
-)
-from schemas.tables import reform_profiles_schema
+from llm_jobs.factor_sets import EntityKind
+from llm_jobs.reform_profiles import augmented_metadata, embedded_profiles, profile_metadata
+from llm_jobs.tasks.reform import ReviewBudget, profile_rows, profile_schema, profile_step, profile_task
+from schemas.registry import Features, Llm, TableSpec
 from transforms.augmented_features import augment_user_features
 from transforms.knowledge_inputs import most_reviewed
 
@@ -34,47 +26,19 @@ GROUP = "llm_reform"
 #: The feature tables joined with the LLM outputs: the sources of the published feature sets.
 AUGMENTED_GROUP = "llm_features"
 
-
-def profiles_table(profiles: pa.Table, encoded: pa.Table, key: str, factor_set: FactorSet, dimension: int) -> pa.Table:
-    """`read_profiles` rows (entity_idx, one column per factor) and their `encode_factor_profiles`
-    as schemas.tables.reform_profiles_schema."""
-    schema = reform_profiles_schema(key, factor_set.names, dimension)
-    columns = [
-        profiles["entity_idx"].cast(pa.int32()),
-        *(profiles[name] for name in factor_set.names),
-        encoded["factor_embeddings"],
-        encoded["factor_mask"],
-    ]
-    return pa.table(columns, schema=schema)
-
-
-def profile_metadata(profiles: pa.Table, factor_set: FactorSet) -> dict:
-    """How often each factor came back empty, and how many profiles said nothing at all."""
-    n = profiles.num_rows
-    empty = {name: [not phrases for phrases in profiles[name].to_pylist()] for name in factor_set.names}
-    all_empty = sum(all(flags) for flags in zip(*empty.values())) if n else 0
-    return {
-        "profiles": n,
-        "factor_texts_encoded": sum(not flag for flags in empty.values() for flag in flags),
-        "profiles_all_factors_empty": all_empty,
-        **{f"empty_factor_rate.{name}": round(sum(flags) / n, 4) if n else 0.0 for name, flags in empty.items()},
-    }
+PROFILE_TABLES = {"user": Llm.REFORM_USER_PROFILES, "item": Llm.REFORM_ITEM_PROFILES}
 
 
 def _profile_asset(kind: EntityKind) -> dg.AssetsDefinition:
-    name = f"reform_{kind}_profiles"
-    key_column = f"{kind}_idx"
+    table = PROFILE_TABLES[kind]
 
-    @dg.asset(
-        key=asset_key(f"llm/{name}"),
-        group_name=GROUP,
-        deps=[asset_key("features/review_bundles")],
-        partitions_def=daily_partitions,
-        description=(
-            f"ReFORM: per {kind} (the ones with the most reviews, up to the `reform` resource's cap), 0-5 short "
-            "phrases per factor of the domain's factor set, and each factor's text embedded: an (F x D) array "
-            "with a mask bit per factor (a zero vector where the factor is empty)."
-        ),
+    @daily_asset(
+        table,
+        GROUP,
+        [Features.REVIEW_BUNDLES],
+        f"ReFORM: per {kind} (the ones with the most reviews, up to the `reform` resource's cap), 0-5 short "
+        "phrases per factor of the domain's factor set, and each factor's text embedded: an (F x D) array "
+        "with a mask bit per factor (a zero vector where the factor is empty).",
     )
     def _asset(
         context: dg.AssetExecutionContext,
@@ -85,11 +49,11 @@ def _profile_asset(kind: EntityKind) -> dg.AssetsDefinition:
     ) -> dg.MaterializeResult:
         wh, partition, cfg = warehouse.warehouse, context.partition_key, reform.config()
         factor_set = reform.factor_set()
-        task = profile_task(factor_set, kind)
-        bundles = read_arrow(wh, "features/review_bundles", partition)
+        step = profile_step(profile_task(factor_set, kind))
+        bundles = read_arrow(wh, Features.REVIEW_BUNDLES, partition)
         chosen = most_reviewed(bundles, kind, cfg.users if kind == "user" else cfg.items)
         budget = ReviewBudget(cfg.context_tokens, cfg.chars_per_token, max_review_tokens=cfg.max_review_tokens)
-        rows = profile_rows(chosen, task, budget)
+        rows = profile_rows(chosen, step.task, budget)
         metadata: dict = {
             "domain": factor_set.domain,
             "factor_set_fingerprint": factor_set.fingerprint,
@@ -97,25 +61,20 @@ def _profile_asset(kind: EntityKind) -> dg.AssetsDefinition:
             f"{kind}s_with_reviews": pc.sum(pc.equal(bundles["entity_kind"], kind)).as_py() or 0,
             "entities_prompted": len(rows),
         }
+        # Nothing prompted: no job runs (an earlier run's outputs are not read back).
+        profiles = profile_schema(factor_set.names).empty_table()
         if rows:
-            result, _ = run_task(llm, wh, task, pa.Table.from_pylist(rows), partition)
-            profiles = read_profiles(wh, task, partition)
-            metadata |= job_metadata(result)
-        else:
-            # Nothing prompted: no job runs (an earlier run's outputs are not read back).
-            profiles = profile_schema(factor_set.names).empty_table()
-        encoder = text_encoder.encoder()
-        started = time.perf_counter()
-        encoded = encode_factor_profiles(profiles, factor_set.names, encoder)
-        metadata |= {
-            "encoder": encoder.model_id,
-            "encoder_dimension": encoder.dimension,
-            "encoder_seconds": round(time.perf_counter() - started, 3),
-        }
-        table = profiles_table(profiles, encoded, key_column, factor_set, encoder.dimension)
-        path = write_arrow(table, wh, f"llm/{name}", partition)
+            run = run_llm_step(llm, wh, step, pa.Table.from_pylist(rows), partition)
+            profiles, metadata = run.rows, metadata | job_metadata(run.job)
+        profiled, encoding = embedded_profiles(profiles, f"{kind}_idx", factor_set, text_encoder.encoder())
+        path = write_arrow(profiled, wh, table, partition)
         return dg.MaterializeResult(
-            metadata={**metadata, **profile_metadata(profiles, factor_set), "path": dg.MetadataValue.path(path)}
+            metadata={
+                **metadata,
+                **encoding,
+                **profile_metadata(profiles, factor_set),
+                "path": dg.MetadataValue.path(path),
+            }
         )
 
     return _asset
@@ -125,39 +84,38 @@ reform_user_profiles = _profile_asset("user")
 reform_item_profiles = _profile_asset("item")
 
 
-def augmented_metadata(table: pa.Table) -> dict:
-    """Rows, and how many carry a profile (any factor with phrases)."""
-    mask = table["factor_mask"].combine_chunks().flatten().to_numpy(zero_copy_only=False)
-    per_row = mask.reshape(table.num_rows, -1) if table.num_rows else np.zeros((0, 0), bool)
-    return {"rows": table.num_rows, "rows_with_a_profile": int(per_row.any(axis=1).sum())}
+def augmented_features_asset(
+    table: TableSpec,
+    inputs: Sequence[TableSpec],
+    description: str,
+    augment: Callable[..., pa.Table],
+    summarize: Callable[[pa.Table], dict] = augmented_metadata,
+) -> dg.AssetsDefinition:
+    """The asset of `table`: `augment(*inputs, factor names, encoder dimension)` and `summarize` of it."""
+
+    @daily_asset(table, AUGMENTED_GROUP, inputs, description)
+    def _asset(
+        context: dg.AssetExecutionContext,
+        warehouse: WarehouseResource,
+        reform: ReformResource,
+        text_encoder: TextEncoderResource,
+    ) -> dg.MaterializeResult:
+        wh, partition = warehouse.warehouse, context.partition_key
+        tables = [read_arrow(wh, spec, partition) for spec in inputs]
+        augmented = augment(*tables, reform.factor_set().names, text_encoder.dimension)
+        path = write_arrow(augmented, wh, table, partition)
+        return dg.MaterializeResult(metadata={**summarize(augmented), "path": dg.MetadataValue.path(path)})
+
+    return _asset
 
 
-@dg.asset(
-    key=asset_key("llm/user_features_augmented"),
-    group_name=AUGMENTED_GROUP,
-    deps=[asset_key("features/user_features"), asset_key("llm/reform_user_profiles")],
-    partitions_def=daily_partitions,
-    description=(
-        "features/user_features with each user's ReFORM profile: phrases per factor, (F x D) factor embeddings "
-        "and mask; users not profiled get empty lists, zero vectors and all-False masks. Published as user_features."
-    ),
+user_features_augmented = augmented_features_asset(
+    Llm.USER_FEATURES_AUGMENTED,
+    (Features.USER_FEATURES, Llm.REFORM_USER_PROFILES),
+    "features/user_features with each user's ReFORM profile: phrases per factor, (F x D) factor embeddings "
+    "and mask; users not profiled get empty lists, zero vectors and all-False masks. Published as user_features.",
+    augment_user_features,
 )
-def user_features_augmented(
-    context: dg.AssetExecutionContext,
-    warehouse: WarehouseResource,
-    reform: ReformResource,
-    text_encoder: TextEncoderResource,
-) -> dg.MaterializeResult:
-    wh, partition = warehouse.warehouse, context.partition_key
-    factor_set = reform.factor_set()
-    table = augment_user_features(
-        read_arrow(wh, "features/user_features", partition),
-        read_arrow(wh, "llm/reform_user_profiles", partition),
-        factor_set.names,
-        text_encoder.dimension,
-    )
-    path = write_arrow(table, wh, "llm/user_features_augmented", partition)
-    return dg.MaterializeResult(metadata={**augmented_metadata(table), "path": dg.MetadataValue.path(path)})
 
 
 reform_assets = [reform_user_profiles, reform_item_profiles, user_features_augmented]

@@ -13,13 +13,15 @@ from log-probabilities where the engine has them, else from a constrained 0-10 c
 
 from __future__ import annotations
 
-import json
+from collections import Counter
+from collections.abc import Iterator
 from typing import Literal
 
 import pyarrow as pa
 from pydantic import BaseModel, Field, create_model
 
 from llm_jobs.engines.base import Completion, Sampling
+from llm_jobs.step import LLMStep, StepRun
 from llm_jobs.task import CandidateId, Task
 from llm_jobs.tasks.shopper import (
     HISTORY_COLUMNS,
@@ -35,6 +37,7 @@ from schemas.tables import I2I_JUDGEMENTS, SYNTHETIC_PICKS
 REASON_CHARS = 60
 #: Alternatives per token asked for when reading P(yes) from log-probabilities.
 TOP_LOGPROBS = 10
+
 
 class Pick(BaseModel):
     item: CandidateId
@@ -105,19 +108,29 @@ def discriminator_task(logprobs: bool) -> Task:
     )
 
 
-def synthetic_picks(accepted: pa.Table) -> pa.Table:
-    """One row per distinct (user, picked item) from the generator's accepted outputs, in pick order."""
-    rows = []
-    for user_idx, output in zip(accepted["user_idx"].to_pylist(), accepted["output"].to_pylist()):
-        seen: set[int] = set()
-        for pick in json.loads(output)["picks"]:
-            item_idx = int(pick["item"])
-            if item_idx not in seen:
-                seen.add(item_idx)
-                rows.append(
-                    {"user_idx": user_idx, "item_idx": item_idx, "pick_rank": len(seen), "reason": pick["reason"]}
-                )
-    return pa.Table.from_pylist(rows, schema=SYNTHETIC_PICKS)
+def _picks(row: dict, output: dict) -> Iterator[dict]:
+    """One row per distinct item the user's output picked, in pick order."""
+    seen: set[int] = set()
+    for pick in output["picks"]:
+        item_idx = int(pick["item"])
+        if item_idx not in seen:
+            seen.add(item_idx)
+            yield {"user_idx": row["user_idx"], "item_idx": item_idx, "pick_rank": len(seen), "reason": pick["reason"]}
+
+
+def generator_step(max_picks: int) -> LLMStep:
+    """The generator, its outputs as SYNTHETIC_PICKS rows."""
+    return LLMStep(generator_task(max_picks), _picks, SYNTHETIC_PICKS)
+
+
+def generator_metadata(run: StepRun) -> dict[str, int]:
+    """Users prompted, pairs generated, and users whose accepted output picked nothing."""
+    users_with_picks = len(set(run.rows["user_idx"].to_pylist()))
+    return {
+        "users_prompted": run.job.rows,
+        "synthetic_pairs_generated": run.rows.num_rows,
+        "users_with_no_pick": run.job.accepted - users_with_picks,
+    }
 
 
 def _kept(source: str, p_yes: float, keep_synthetic_at: float, drop_real_below: float | None) -> bool:
@@ -128,22 +141,34 @@ def _kept(source: str, p_yes: float, keep_synthetic_at: float, drop_real_below: 
     return False
 
 
-def judgements(accepted: pa.Table, keep_synthetic_at: float, drop_real_below: float | None) -> pa.Table:
-    """The discriminator's verdicts; `kept` applies the thresholds: a synthetic pair is kept at
-    P(yes) >= keep_synthetic_at, a real pair is dropped below drop_real_below (None keeps all), and
-    a negative pair (judged only to measure the judge) is never kept."""
-    rows = []
-    for row in accepted.to_pylist():
-        output = json.loads(row["output"])
-        rows.append(
-            {
-                "user_idx": row["user_idx"],
-                "item_idx": row["item_idx"],
-                "source": row["source"],
-                "answer": output["answer"],
-                "p_yes": output["p_yes"],
-                "p_yes_from": output["p_yes_from"],
-                "kept": _kept(row["source"], output["p_yes"], keep_synthetic_at, drop_real_below),
-            }
-        )
-    return pa.Table.from_pylist(rows, schema=I2I_JUDGEMENTS)
+def discriminator_step(logprobs: bool, keep_synthetic_at: float, drop_real_below: float | None) -> LLMStep:
+    """The discriminator, its outputs as I2I_JUDGEMENTS rows; `kept` applies the thresholds: a
+    synthetic pair is kept at P(yes) >= keep_synthetic_at, a real pair is dropped below
+    drop_real_below (None keeps all), and a negative pair (judged only to measure the judge) is
+    never kept."""
+
+    def verdict(row: dict, output: dict) -> Iterator[dict]:
+        yield {
+            "user_idx": row["user_idx"],
+            "item_idx": row["item_idx"],
+            "source": row["source"],
+            "answer": output["answer"],
+            "p_yes": output["p_yes"],
+            "p_yes_from": output["p_yes_from"],
+            "kept": _kept(row["source"], output["p_yes"], keep_synthetic_at, drop_real_below),
+        }
+
+    return LLMStep(discriminator_task(logprobs), verdict, I2I_JUDGEMENTS)
+
+
+def judgement_metadata(verdicts: pa.Table, logprobs: bool) -> dict[str, int | str]:
+    """Pairs judged and kept (or dropped) per source, and where P(yes) came from."""
+    counts = Counter(zip(verdicts["source"].to_pylist(), verdicts["kept"].to_pylist()))
+    return {
+        "synthetic_judged": counts[("synthetic", True)] + counts[("synthetic", False)],
+        "synthetic_kept": counts[("synthetic", True)],
+        "real_judged": counts[("real", True)] + counts[("real", False)],
+        "real_dropped": counts[("real", False)],
+        "negatives_judged": counts[("negative", False)],
+        "p_yes_from": "logprobs" if logprobs else "confidence",
+    }

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import pyarrow as pa
 
 from llm_jobs.task import Task
+from llm_jobs.tasks.i2i import discriminator_task, generator_task
 
 TARGET_REASON = "The customer bought it next."
 
@@ -36,3 +37,13 @@ def discriminator_sft_records(rows: pa.Table, task: Task) -> Iterator[dict]:
     """Rows: user_idx, item_idx, answer ("yes" / "no"), history, item."""
     for row in rows.to_pylist():
         yield _record(task, row, {"answer": row["answer"]}, 1.0)
+
+
+def sft_exports(generator_rows: pa.Table, discriminator_rows: pa.Table, max_picks: int) -> dict[str, list[str]]:
+    """The JSONL lines of each export ("generator", "discriminator"); the discriminator's records use
+    the log-probability prompt (a plain yes / no answer)."""
+    records = {
+        "generator": generator_sft_records(generator_rows, generator_task(max_picks)),
+        "discriminator": discriminator_sft_records(discriminator_rows, discriminator_task(logprobs=True)),
+    }
+    return {name: [json.dumps(record, ensure_ascii=False) for record in rows] for name, rows in records.items()}

@@ -29,6 +29,7 @@ from llm_jobs.tasks.reaseq_knowledge import (
     VerifiedKnowledge,
 )
 from schemas.llm_outputs import ANALYST, SUMMARIZER, VERIFIER
+from schemas.tables import ITEM_KNOWLEDGE
 
 TITLE_CHARS = 160
 CATEGORY_CHARS = 80
@@ -66,15 +67,21 @@ ANALYST_ROWS = pa.schema(
 VERIFIER_ROWS = pa.schema(
     [
         *ANALYST_ROWS,
+        # What the verifier reads: each claim's statement, by id.
         pa.field("claims", pa.list_(pa.struct([("id", pa.string()), ("text", pa.string())]))),
         pa.field("claim_ids", pa.list_(pa.string())),
+        # The claims themselves (`Claim`), which the verdict keeps or drops.
+        pa.field("numbered_claims", pa.list_(pa.struct([(name, pa.string()) for name in ("id", "field", "text")]))),
     ]
 )
+#: The summarizer reads the title and the knowledge text; the verified knowledge itself rides along
+#: to the ITEM_KNOWLEDGE row its summary completes.
 SUMMARIZER_ROWS = pa.schema(
     [
         pa.field("item_idx", pa.int32(), nullable=False),
         pa.field("title", pa.string()),
         pa.field("knowledge", pa.string()),
+        *(field for field in ITEM_KNOWLEDGE if field.name not in ("item_idx", "summary")),
     ]
 )
 
@@ -144,7 +151,13 @@ def verifier_row(analyst_row: dict, claims: Sequence[Claim]) -> dict:
         **analyst_row,
         "claims": [{"id": claim.id, "text": claim.statement} for claim in claims],
         "claim_ids": [claim.id for claim in claims],
+        "numbered_claims": [{"id": claim.id, "field": claim.field, "text": claim.text} for claim in claims],
     }
+
+
+def row_claims(row: dict) -> list[Claim]:
+    """The claims of a verifier row."""
+    return [Claim(**claim) for claim in row["numbered_claims"]]
 
 
 def verifier_task() -> Task:
@@ -179,6 +192,11 @@ def summarizer_row(analyst_row: dict, knowledge: VerifiedKnowledge) -> dict:
         "item_idx": analyst_row["item_idx"],
         "title": analyst_row["title"],
         "knowledge": knowledge_text(knowledge),
+        **knowledge.fields,
+        "price_tier": knowledge.price_tier,
+        "claims_total": knowledge.claims_total,
+        "claims_dropped": knowledge.claims_dropped,
+        "claims_dropped_by_checks": knowledge.claims_dropped_by_checks,
     }
 
 

@@ -5,27 +5,31 @@ then mapped to catalog items by nearest neighbour over the items' knowledge embe
 Our choices where the paper gives none: the paper infers beyond-log behaviour with a diffusion LLM;
 here the configured engine writes K short interest phrases, sampled at a moderate temperature so
 that a retry after an invalid output (say, two equal interests) asks for something new. Text is
-embedded by the caller; `beyond_log_items` is plain numpy.
+embedded by the text encoder given; `beyond_log_items` is plain numpy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Annotated
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from pydantic import BaseModel, Field, create_model, field_validator
 
 from llm_jobs.accounting import JobResult
 from llm_jobs.config import LLMJobConfig
 from llm_jobs.engines.base import Sampling
 from llm_jobs.handler import EngineFactory
-from llm_jobs.job import run_llm_job
+from llm_jobs.step import LLMStep, run_step
 from llm_jobs.task import Task
 from llm_jobs.tasks.reaseq_agents import SYSTEM_PROMPT
-from llm_jobs.tasks.reaseq_items import accepted_outputs
+from llm_jobs.text_encoder import TextEncoder
 from schemas.llm_outputs import USER_INTERESTS
+from schemas.registry import Features
 from schemas.tables import REASEQ_USER_INTERESTS
 from storage.warehouse import Warehouse
 
@@ -104,19 +108,26 @@ def user_interest_rows(
     return pa.Table.from_pylist(rows, schema=INTEREST_ROWS)
 
 
+def _interests(row: dict, output: dict) -> Iterator[dict]:
+    yield {"user_idx": row["user_idx"], "interests": output["interests"]}
+
+
+def user_interests_step(k: int = DEFAULT_INTERESTS) -> LLMStep:
+    """The interest generator, its outputs as USER_INTERESTS_TABLE rows."""
+    return LLMStep(user_interests_task(k), _interests, USER_INTERESTS_TABLE)
+
+
 def run_user_interests(
     interest_rows: pa.Table,
     engine_factory: EngineFactory,
     warehouse: Warehouse,
     partition: str,
-    config: LLMJobConfig = LLMJobConfig(),
+    config: LLMJobConfig,
     k: int = DEFAULT_INTERESTS,
 ) -> tuple[pa.Table, JobResult]:
-    """K interests per user of `interest_rows` (USER_INTERESTS_TABLE); rejected users are absent."""
-    job = run_llm_job(user_interests_task(k), interest_rows, engine_factory, warehouse, partition, config)
-    outputs = accepted_outputs(warehouse, job, "user_idx")
-    rows = [{"user_idx": user_idx, "interests": outputs[user_idx]["interests"]} for user_idx in sorted(outputs)]
-    return pa.Table.from_pylist(rows, schema=USER_INTERESTS_TABLE), job
+    """K interests per user of `interest_rows` (USER_INTERESTS_TABLE, by user_idx); rejected users are absent."""
+    run = run_step(user_interests_step(k), interest_rows, engine_factory, warehouse, partition, config)
+    return run.rows.sort_by("user_idx"), run.job
 
 
 def _unit_rows(vectors: np.ndarray) -> np.ndarray:
@@ -183,3 +194,57 @@ def map_interests(
     if start != len(interest_vectors):
         raise ValueError(f"{len(interest_vectors)} interest vectors for {start} interests")
     return pa.Table.from_pylist(rows, schema=REASEQ_USER_INTERESTS)
+
+
+def _vectors(table: pa.Table, column: str, dimension: int) -> np.ndarray:
+    """An (n, D) float32 array of a fixed_size_list<float32, D> column."""
+    values = table[column].combine_chunks().flatten().to_numpy(zero_copy_only=False)
+    return values.reshape(table.num_rows, dimension)
+
+
+def beyond_log_interests(
+    interests: pa.Table,
+    item_knowledge: pa.Table,
+    encoder: TextEncoder,
+    histories: Mapping[int, Iterable[int]],
+    per_interest: int,
+) -> tuple[pa.Table, float]:
+    """`map_interests` of `interests` (USER_INTERESTS_TABLE) embedded by `encoder` onto the items of
+    `item_knowledge` (llm/reaseq_item_knowledge, embedded by the same encoder), and the seconds the
+    encoder took."""
+    started = time.perf_counter()
+    vectors = encoder.encode([phrase for phrases in interests["interests"].to_pylist() for phrase in phrases])
+    seconds = time.perf_counter() - started
+    mapped = map_interests(
+        interests,
+        vectors,
+        item_knowledge["item_idx"].to_numpy(),
+        _vectors(item_knowledge, "knowledge_embedding", encoder.dimension),
+        histories,
+        per_interest,
+    )
+    return mapped, seconds
+
+
+def train_histories(warehouse: Warehouse, partition: str, users: Iterable[int]) -> dict[int, set[int]]:
+    """The training items of `users`, from the partition's features/splits."""
+    splits = pq.read_table(
+        warehouse.table_path(Features.SPLITS.layer, Features.SPLITS.name, partition),
+        filesystem=warehouse.fs,
+        columns=["user_idx", "item_idx", "split"],
+        filters=(pc.field("split") == "train") & pc.field("user_idx").isin(list(users)),
+    )
+    histories: dict[int, set[int]] = {}
+    for user_idx, item_idx in zip(splits["user_idx"].to_pylist(), splits["item_idx"].to_pylist()):
+        histories.setdefault(user_idx, set()).add(item_idx)
+    return histories
+
+
+def interest_metadata(interests: pa.Table) -> dict[str, int | float]:
+    """Users with interests and the beyond-log items they got (REASEQ_USER_INTERESTS rows)."""
+    picks = [len(p) for p in interests["beyond_log_item_idx"].to_pylist()]
+    return {
+        "users_with_interests": interests.num_rows,
+        "beyond_log_items": sum(picks),
+        "beyond_log_items_per_user": round(sum(picks) / len(picks), 3) if picks else 0.0,
+    }

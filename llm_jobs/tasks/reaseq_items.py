@@ -7,8 +7,8 @@ result; each agent's JobResult counts its rejects. Reruns are answered by each t
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -16,9 +16,7 @@ import pyarrow as pa
 from llm_jobs.accounting import JobResult
 from llm_jobs.config import LLMJobConfig
 from llm_jobs.handler import EngineFactory
-from llm_jobs.job import run_llm_job
-from llm_jobs.parquet_io import read_parquet
-from llm_jobs.task import Task
+from llm_jobs.step import LLMStep, run_step
 from llm_jobs.tasks.reaseq_agents import (
     SUMMARIZER_ROWS,
     SUMMARY_CHARS,
@@ -26,21 +24,25 @@ from llm_jobs.tasks.reaseq_agents import (
     analyst_task,
     has_price,
     item_text,
+    row_claims,
     summarizer_row,
     summarizer_task,
     verifier_row,
     verifier_task,
 )
-from llm_jobs.tasks.reaseq_knowledge import (
-    KNOWLEDGE_FIELDS,
-    VerifiedKnowledge,
-    number_claims,
-    verify,
-)
-from schemas.tables import ITEM_KNOWLEDGE
+from llm_jobs.tasks.reaseq_knowledge import KNOWLEDGE_FIELDS, number_claims, verify
+from llm_jobs.text_encoder import TextEncoder
+from schemas.tables import ITEM_KNOWLEDGE, item_knowledge_schema
 from storage.warehouse import Warehouse
 
-__all__ = ["ITEM_KNOWLEDGE", "ItemKnowledgeRun", "item_knowledge_metadata", "run_item_knowledge"]
+__all__ = [
+    "ITEM_KNOWLEDGE",
+    "ItemKnowledgeRun",
+    "embedded_knowledge",
+    "item_knowledge",
+    "item_knowledge_metadata",
+    "run_item_knowledge",
+]
 
 
 @dataclass(frozen=True)
@@ -51,26 +53,22 @@ class ItemKnowledgeRun:
     summarizer: JobResult
 
 
-def accepted_outputs(warehouse: Warehouse, result: JobResult, key: str) -> dict[int, dict]:
-    """A job's accepted outputs, parsed, by the value of its single key column."""
-    table = read_parquet(warehouse, result.output_path)
-    return {k: json.loads(output) for k, output in zip(table[key].to_pylist(), table["output"].to_pylist())}
+def _claims(row: dict, knowledge: dict) -> Iterator[dict]:
+    yield verifier_row(row, number_claims(knowledge))
 
 
-def _knowledge_table(verified: dict[int, VerifiedKnowledge], summaries: dict[int, dict]) -> pa.Table:
-    rows = [
-        {
-            "item_idx": item_idx,
-            **verified[item_idx].fields,
-            "price_tier": verified[item_idx].price_tier,
-            "summary": summaries[item_idx]["summary"],
-            "claims_total": verified[item_idx].claims_total,
-            "claims_dropped": verified[item_idx].claims_dropped,
-            "claims_dropped_by_checks": verified[item_idx].claims_dropped_by_checks,
-        }
-        for item_idx in sorted(summaries)
-    ]
-    return pa.Table.from_pylist(rows, schema=ITEM_KNOWLEDGE)
+def _verified(row: dict, verdict: dict) -> Iterator[dict]:
+    yield summarizer_row(row, verify(row_claims(row), verdict["unsupported"], item_text(row), has_price(row)))
+
+
+def _knowledge(row: dict, summary: dict) -> Iterator[dict]:
+    yield {name: summary["summary"] if name == "summary" else row[name] for name in ITEM_KNOWLEDGE.names}
+
+
+#: analyst (item rows -> verifier rows) -> verifier (-> summarizer rows) -> summarizer (-> ITEM_KNOWLEDGE).
+ANALYST_STEP = LLMStep(analyst_task(), _claims, VERIFIER_ROWS)
+VERIFIER_STEP = LLMStep(verifier_task(), _verified, SUMMARIZER_ROWS)
+SUMMARIZER_STEP = LLMStep(summarizer_task(), _knowledge, ITEM_KNOWLEDGE)
 
 
 def run_item_knowledge(
@@ -78,26 +76,15 @@ def run_item_knowledge(
     engine_factory: EngineFactory,
     warehouse: Warehouse,
     partition: str,
-    config: LLMJobConfig = LLMJobConfig(),
+    config: LLMJobConfig,
 ) -> ItemKnowledgeRun:
-    """The three agents over `analyst_rows` (from `reaseq_agents.item_rows`)."""
-
-    def run(task: Task, rows: pa.Table) -> tuple[JobResult, dict[int, dict]]:
-        result = run_llm_job(task, rows, engine_factory, warehouse, partition, config)
-        return result, accepted_outputs(warehouse, result, "item_idx")
-
-    items = {row["item_idx"]: row for row in analyst_rows.to_pylist()}
-    analyst, knowledge = run(analyst_task(), analyst_rows)
-    claims = {i: number_claims(k) for i, k in knowledge.items()}
-    verifier_rows = [verifier_row(items[i], claims[i]) for i in sorted(claims)]
-    verifier, verdicts = run(verifier_task(), pa.Table.from_pylist(verifier_rows, schema=VERIFIER_ROWS))
-    verified = {
-        i: verify(claims[i], verdict["unsupported"], item_text(items[i]), has_price(items[i]))
-        for i, verdict in verdicts.items()
-    }
-    summarizer_rows = [summarizer_row(items[i], verified[i]) for i in sorted(verified)]
-    summarizer, summaries = run(summarizer_task(), pa.Table.from_pylist(summarizer_rows, schema=SUMMARIZER_ROWS))
-    return ItemKnowledgeRun(_knowledge_table(verified, summaries), analyst, verifier, summarizer)
+    """The three agents over `analyst_rows` (from `reaseq_agents.item_rows`); the verifier and the
+    summarizer see their items by item_idx."""
+    analyst = run_step(ANALYST_STEP, analyst_rows, engine_factory, warehouse, partition, config)
+    verifier_rows = analyst.rows.sort_by("item_idx")
+    verifier = run_step(VERIFIER_STEP, verifier_rows, engine_factory, warehouse, partition, config)
+    summarizer = run_step(SUMMARIZER_STEP, verifier.rows, engine_factory, warehouse, partition, config)
+    return ItemKnowledgeRun(summarizer.rows, analyst.job, verifier.job, summarizer.job)
 
 
 def _share(rows: list[dict], predicate: Callable[[dict], bool]) -> float:
@@ -120,8 +107,32 @@ def item_knowledge_metadata(run: ItemKnowledgeRun) -> dict[str, int | float]:
         "summary_at_char_cap_rate": _share(rows, lambda row: len(row["summary"]) >= SUMMARY_CHARS),
     }
     for field in KNOWLEDGE_FIELDS:
-        metadata[f"empty_rate_{field}"] = _share(rows, lambda row: not row[field])
+        metadata[f"empty_rate_{field}"] = _share(rows, lambda row, field=field: not row[field])
     for agent in ("analyst", "verifier", "summarizer"):
         job = getattr(run, agent)
         metadata |= {f"{agent}_{name}": value for name, value in job.summary().items()}
     return metadata
+
+
+def item_knowledge(
+    analyst_rows: pa.Table, engine_factory: EngineFactory, warehouse: Warehouse, partition: str, config: LLMJobConfig
+) -> tuple[pa.Table, dict]:
+    """ITEM_KNOWLEDGE of `analyst_rows` (`run_item_knowledge`) and its metadata, with each agent's
+    model; with no rows no job runs."""
+    if not analyst_rows.num_rows:
+        return ITEM_KNOWLEDGE.empty_table(), {"items_in": 0, "items_out": 0}
+    run = run_item_knowledge(analyst_rows, engine_factory, warehouse, partition, config)
+    metadata = item_knowledge_metadata(run)
+    for job in (run.analyst, run.verifier, run.summarizer):
+        metadata[f"{job.task}.model_id"] = job.model_id
+    return run.table, metadata
+
+
+def embedded_knowledge(knowledge: pa.Table, encoder: TextEncoder) -> tuple[pa.Table, float]:
+    """`knowledge` (ITEM_KNOWLEDGE) with each summary's embedding (schemas.tables.item_knowledge_schema),
+    and the seconds the encoder took."""
+    started = time.perf_counter()
+    vectors = encoder.encode(knowledge["summary"].to_pylist())
+    seconds = time.perf_counter() - started
+    embeddings = pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1), pa.float32()), encoder.dimension)
+    return pa.table([*knowledge.columns, embeddings], schema=item_knowledge_schema(encoder.dimension)), seconds

@@ -13,8 +13,7 @@ context window, estimated as characters / chars_per_token of the rendered prompt
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -25,6 +24,7 @@ from llm_jobs.engines.base import Sampling
 from llm_jobs.factor_sets import EntityKind, FactorSet
 from llm_jobs.outputs import accepted_path
 from llm_jobs.parquet_io import read_parquet
+from llm_jobs.step import LLMStep, parsed_outputs
 from llm_jobs.task import Task, untrusted_block
 from schemas.llm_outputs import REFORM_MAX_PHRASES as MAX_PHRASES
 from schemas.llm_outputs import REFORM_PHRASE_CHARS as PHRASE_CHARS
@@ -204,19 +204,20 @@ def normalize_phrases(phrases: Iterable[str]) -> list[str]:
     return list(kept.values())[:MAX_PHRASES]
 
 
-def _profiles_from_outputs(accepted: pa.Table, factor_names: Sequence[str]) -> pa.Table:
-    """A job's accepted rows (`entity_idx`, `output` JSON) -> `entity_idx` and one list column per factor."""
-    rows = []
-    for record in accepted.select(["entity_idx", "output"]).to_pylist():
-        profile = json.loads(record["output"])
-        phrases = {name: normalize_phrases(profile[name]) for name in factor_names}
-        rows.append({"entity_idx": record["entity_idx"], **phrases})
-    return pa.Table.from_pylist(sorted(rows, key=lambda row: row["entity_idx"]), schema=profile_schema(factor_names))
+def profile_step(task: Task) -> LLMStep:
+    """`task` (a `profile_task`), its outputs as `profile_schema` rows: entity_idx and each factor's
+    phrases, normalized."""
+    factor_names = list(task.output_model.model_fields)
+
+    def profile(row: dict, output: dict) -> Iterator[dict]:
+        yield {"entity_idx": row["entity_idx"], **{name: normalize_phrases(output[name]) for name in factor_names}}
+
+    return LLMStep(task, profile, profile_schema(factor_names))
 
 
 def read_profiles(warehouse: Warehouse, task: Task, partition: str) -> pa.Table:
-    """The profiles `task`'s last job wrote for `partition`; fails when they came from another version
-    (another domain or factor set), whose columns would not match."""
+    """The profiles `task`'s last job wrote for `partition`, by entity_idx; fails when they came from
+    another version (another domain or factor set), whose columns would not match."""
     accepted = read_parquet(warehouse, accepted_path(warehouse, task.name, partition))
     versions = set(accepted.column("task_version").to_pylist())
     if versions - {task.version}:
@@ -224,4 +225,7 @@ def read_profiles(warehouse: Warehouse, task: Task, partition: str) -> pa.Table:
             f"{task.name} outputs for {partition} are of version(s) {sorted(versions)}, not {task.version}; "
             "run the job with this factor set first"
         )
-    return _profiles_from_outputs(accepted, list(task.output_model.model_fields))
+    step = profile_step(task)
+    # A profile needs only the key of its input row, which the accepted row holds.
+    outputs = sorted(parsed_outputs(accepted, task.key_columns), key=lambda pair: pair[0]["entity_idx"])
+    return pa.Table.from_pylist([r for key, output in outputs for r in step.to_rows(key, output)], schema=step.schema)

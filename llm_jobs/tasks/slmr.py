@@ -3,19 +3,20 @@ a pairwise ranking regularizer.
 
 Input rows (built by `transforms.slmr`): user_idx, candidate_set, history and candidates (lists of
 {"id", "text"}). The output maps every candidate id to an integer score 0-10 (`candidate_map`:
-one required property per candidate, so a constrained engine scores each exactly once). `raw_scores` turns
-outputs into one row per candidate with score / 10, null where an unconstrained engine left one
-out.
+one required property per candidate, so a constrained engine scores each exactly once). `scoring_step`
+turns outputs into one row per candidate with score / 10, null where an unconstrained engine left
+one out.
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterator
 
 import pyarrow as pa
 from pydantic import BaseModel
 
 from llm_jobs.engines.base import Sampling
+from llm_jobs.step import LLMStep
 from llm_jobs.task import Task, candidate_map
 from llm_jobs.tasks.shopper import (
     HISTORY_COLUMNS,
@@ -55,25 +56,22 @@ def scoring_task(max_candidates: int, name: str = SCORER) -> Task:
     )
 
 
-def raw_scores(inputs: pa.Table, accepted: pa.Table) -> pa.Table:
-    """One row per candidate of every accepted prompt; raw_score is null where the model gave none."""
-    outputs = {
-        (row["user_idx"], row["candidate_set"]): json.loads(row["output"])["scores"]
-        for row in accepted.to_pylist()
-    }
-    rows = []
-    for prompt in inputs.select(["user_idx", "candidate_set", "candidates"]).to_pylist():
-        key = (prompt["user_idx"], prompt["candidate_set"])
-        if key not in outputs:
-            continue
-        given = {item: score / SCORE_SCALE for item, score in outputs[key].items()}
-        for candidate in prompt["candidates"]:
-            rows.append(
-                {
-                    "user_idx": prompt["user_idx"],
-                    "candidate_set": prompt["candidate_set"],
-                    "item_idx": int(candidate["id"]),
-                    "raw_score": given.get(candidate["id"]),
-                }
-            )
-    return pa.Table.from_pylist(rows, schema=SLMR_RAW_SCORES)
+def _candidate_scores(row: dict, output: dict) -> Iterator[dict]:
+    """One row per candidate of the prompt; raw_score is null where the model gave none."""
+    given = {item: score / SCORE_SCALE for item, score in output["scores"].items()}
+    for candidate in row["candidates"]:
+        yield {
+            "user_idx": row["user_idx"],
+            "candidate_set": row["candidate_set"],
+            "item_idx": int(candidate["id"]),
+            "raw_score": given.get(candidate["id"]),
+        }
+
+
+def scoring_step(max_candidates: int, name: str = SCORER) -> LLMStep:
+    """The scorer, its outputs as SLMR_RAW_SCORES rows: every candidate of every accepted prompt."""
+    return LLMStep(scoring_task(max_candidates, name), _candidate_scores, SLMR_RAW_SCORES)
+
+
+def score_metadata(raw: pa.Table) -> dict[str, int]:
+    return {"scores": raw.num_rows, "missing_scores": raw["raw_score"].null_count}

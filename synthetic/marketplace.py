@@ -17,8 +17,8 @@ Catalog. Items are spread evenly over a fixed set of product categories (`CATEGO
 item gets a popularity weight from a Zipf-like power law, `rank ** -popularity_exponent`, with
 ranks shuffled so that popular items are scattered across categories, and a latent quality
 drawn from a normal distribution. Titles, descriptions and prices come from the category's
-vocabulary; `also_buy` lists a few items of the same category, popular ones first in
-likelihood.
+vocabulary (the YAML files of `synthetic.vocabulary`); `also_buy` lists a few items of the same
+category, popular ones first in likelihood.
 
 Users. Activity weights follow a Pareto law with tail index `activity_exponent`; interaction
 counts are `1 + multinomial(n_interactions - n_users, weights)`, capped at the catalog size,
@@ -47,18 +47,30 @@ from __future__ import annotations
 
 import gzip
 import os
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from statistics import NormalDist
-from typing import Iterator
 
 import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, Field, model_validator
+
+from synthetic.vocabulary import (
+    BRANDS,
+    CATEGORIES,
+    CLOSERS,
+    FIRST_NAMES,
+    NEGATIVE_TEMPLATES,
+    OPENERS,
+    POSITIVE_TEMPLATES,
+    SUMMARIES,
+    Category,
+)
 
 CHUNK_INTERACTIONS = 50_000
 PREFERRED_SHARE = 0.8
@@ -100,306 +112,6 @@ class MarketplaceSpec(BaseModel):
         if self.n_interactions > self.n_users * self.n_items:
             raise ValueError("n_interactions > n_users * n_items: (user, item) pairs are distinct")
         return self
-
-
-# ---------------------------------------------------------------------------------------------
-# Vocabulary
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Aspect:
-    """A concrete product aspect; `keyword` occurs in both clauses, `label` names it in summaries."""
-
-    keyword: str
-    positive: str
-    negative: str
-    label: str
-
-
-@dataclass(frozen=True)
-class Category:
-    path: tuple[str, ...]  # Amazon's category list, most general first
-    main_cat: str
-    nouns: tuple[str, ...]  # product nouns used in titles, e.g. "Skillet"
-    adjectives: tuple[str, ...]
-    variants: tuple[str, ...]
-    features: tuple[str, ...]  # attribute phrases for descriptions
-    price_range: tuple[float, float]
-    aspects: tuple[Aspect, ...]
-
-
-def _a(keyword: str, positive: str, negative: str, label: str = "") -> Aspect:
-    return Aspect(keyword, positive, negative, label or keyword)
-
-
-CATEGORIES: tuple[Category, ...] = (
-    Category(
-        ("Home & Kitchen", "Kitchen", "Cookware"), "Amazon Home",
-        ("Skillet", "Saucepan", "Dutch Oven", "Stock Pot", "Wok", "Saute Pan"),
-        ("Cast Iron", "Nonstick", "Stainless Steel", "Hard-Anodized", "Enameled"),
-        ("10-inch", "12-inch", "3-Quart", "5.5-Quart", "8-inch"),
-        ("a tri-ply base", "a non-stick coating", "a stay-cool handle", "an oven-safe lid"),
-        (18.0, 160.0),
-        (
-            _a("heats", "it heats evenly with no hot spots", "it heats unevenly and scorches in the middle", "heat distribution"),
-            _a("coating", "the non-stick coating releases eggs without oil", "the non-stick coating started peeling after a month"),
-            _a("handle", "the handle stays cool on the stove", "the handle gets too hot to touch"),
-            _a("cleanup", "cleanup takes a minute with warm water", "cleanup is a chore because food sticks"),
-            _a("lid", "the lid fits snugly and traps steam", "the lid rattles and does not seal"),
-        ),
-    ),
-    Category(
-        ("Home & Kitchen", "Kitchen", "Coffee & Tea"), "Amazon Home",
-        ("French Press", "Burr Coffee Grinder", "Pour-Over Kettle", "Drip Coffee Maker", "Milk Frother"),
-        ("Classic", "Compact", "Programmable", "Glass", "Matte Black"),
-        ("34 oz", "1 Liter", "12-Cup", "8-Cup"),
-        ("a borosilicate carafe", "adjustable grind settings", "a gooseneck spout", "a keep-warm plate"),
-        (15.0, 140.0),
-        (
-            _a("grind", "the grind is consistent from fine to coarse", "the grind is uneven with lots of fines"),
-            _a("temperature", "it holds the water temperature well", "the temperature drops within minutes"),
-            _a("carafe", "the carafe pours without dripping", "the carafe drips all over the counter"),
-            _a("brew", "every brew tastes rich and smooth", "the brew comes out weak and watery"),
-            _a("noise", "the noise level is low in the morning", "the noise is loud enough to wake the house"),
-        ),
-    ),
-    Category(
-        ("Electronics", "Audio", "Headphones"), "All Electronics",
-        ("Wireless Headphones", "Earbuds", "Over-Ear Headphones", "Sport Earphones"),
-        ("Noise Cancelling", "Bluetooth 5.3", "Studio", "Lightweight", "Foldable"),
-        ("Black", "White", "Midnight Blue", "Gen 2"),
-        ("40-hour battery life", "active noise cancelling", "memory foam ear cushions", "a USB-C charging case"),
-        (19.0, 250.0),
-        (
-            _a("bass", "the bass is deep without drowning the vocals", "the bass is muddy and overpowering"),
-            _a("battery life", "the battery life easily lasts a week of commuting", "the battery life is barely four hours"),
-            _a("noise cancelling", "the noise cancelling blocks out the train", "the noise cancelling barely does anything"),
-            _a("fit", "the fit is comfortable for hours", "the fit is tight and hurts after an hour"),
-            _a("pairing", "pairing with my phone is instant", "pairing drops every few minutes"),
-        ),
-    ),
-    Category(
-        ("Electronics", "Audio", "Speakers"), "All Electronics",
-        ("Bluetooth Speaker", "Soundbar", "Bookshelf Speakers", "Smart Speaker"),
-        ("Portable", "Waterproof", "Compact", "Wireless", "Outdoor"),
-        ("20W", "40W", "2.1 Channel", "Mini"),
-        ("IPX7 waterproofing", "a built-in microphone", "stereo pairing", "an optical input"),
-        (25.0, 300.0),
-        (
-            _a("volume", "the volume fills a large room", "the volume distorts past half"),
-            _a("bass", "the bass is punchy for the size", "the bass is thin and tinny"),
-            _a("battery", "the battery lasts a whole weekend", "the battery dies after an afternoon"),
-            _a("connection", "the connection stays stable across the house", "the connection cuts out constantly"),
-        ),
-    ),
-    Category(
-        ("Electronics", "Computers & Accessories", "Keyboards & Mice"), "All Electronics",
-        ("Mechanical Keyboard", "Wireless Mouse", "Ergonomic Keyboard", "Trackball Mouse"),
-        ("Wireless", "Backlit", "Ergonomic", "Low-Profile", "Silent"),
-        ("Full Size", "Tenkeyless", "Gray", "Black"),
-        ("hot-swappable switches", "a rechargeable battery", "multi-device Bluetooth", "a USB receiver"),
-        (15.0, 180.0),
-        (
-            _a("keys", "the keys feel crisp and responsive", "the keys stick and double-type"),
-            _a("battery", "the battery lasts months between charges", "the battery drains in a few days"),
-            _a("wrist", "my wrist pain is gone after a week", "my wrist hurts after a long day", "ergonomics"),
-            _a("setup", "setup was plug and play", "setup required drivers that would not install"),
-        ),
-    ),
-    Category(
-        ("Sports & Outdoors", "Outdoor Recreation", "Camping & Hiking"), "Sports & Outdoors",
-        ("Backpacking Tent", "Sleeping Bag", "Camping Stove", "Headlamp", "Hiking Backpack"),
-        ("Ultralight", "Waterproof", "4-Season", "Compact", "Trail"),
-        ("2-Person", "4-Person", "20F", "45L", "65L"),
-        ("a waterproof rainfly", "YKK zippers", "a compression sack", "a 500-lumen beam"),
-        (20.0, 350.0),
-        (
-            _a("setup", "setup takes five minutes alone", "setup is confusing and took an hour"),
-            _a("rain", "it stayed dry through a night of heavy rain", "rain soaked through the seams", "rain protection"),
-            _a("weight", "the weight is low enough for long hikes", "the weight is far more than advertised"),
-            _a("zippers", "the zippers run smoothly", "the zippers snag and one broke"),
-            _a("warm", "it kept me warm near freezing", "it was not warm even at 50 degrees", "warmth"),
-        ),
-    ),
-    Category(
-        ("Sports & Outdoors", "Exercise & Fitness", "Yoga"), "Sports & Outdoors",
-        ("Yoga Mat", "Resistance Bands", "Foam Roller", "Yoga Blocks"),
-        ("Non-Slip", "Extra Thick", "Eco-Friendly", "High-Density", "Travel"),
-        ("6mm", "1/2-inch", "Set of 5", "Purple"),
-        ("a textured non-slip surface", "natural rubber", "a carrying strap", "alignment lines"),
-        (10.0, 90.0),
-        (
-            _a("grip", "the grip holds even in hot yoga", "the grip is slippery once I sweat"),
-            _a("cushioning", "the cushioning protects my knees", "the cushioning flattens out quickly"),
-            _a("smell", "there is no rubber smell at all", "the smell of rubber filled the room for weeks"),
-            _a("durable", "it is durable after daily use", "it is not durable and tore within a month", "durability"),
-        ),
-    ),
-    Category(
-        ("Sports & Outdoors", "Cycling", "Accessories"), "Sports & Outdoors",
-        ("Bike Light Set", "U-Lock", "Bike Helmet", "Saddle", "Mini Pump"),
-        ("Rechargeable", "Heavy Duty", "Lightweight", "Reflective", "Commuter"),
-        ("Front and Rear", "Medium", "Large", "Gel"),
-        ("USB rechargeable LEDs", "hardened steel shackle", "a quick-release mount", "adjustable straps"),
-        (12.0, 120.0),
-        (
-            _a("brightness", "the brightness makes me visible in traffic", "the brightness is too weak for dark roads"),
-            _a("mount", "the mount stays put on bumpy roads", "the mount slips and points at the ground"),
-            _a("comfortable", "it is comfortable on long rides", "it is not comfortable after twenty minutes", "comfort"),
-            _a("battery", "the battery lasts a week of commuting", "the battery dies mid-ride"),
-        ),
-    ),
-    Category(
-        ("Beauty & Personal Care", "Skin Care", "Face"), "All Beauty",
-        ("Daily Moisturizer", "Vitamin C Serum", "Mineral Sunscreen", "Gentle Cleanser"),
-        ("Hydrating", "Fragrance-Free", "Oil-Free", "Brightening", "Sensitive Skin"),
-        ("1.7 oz", "2 fl oz", "SPF 30", "SPF 50"),
-        ("hyaluronic acid", "niacinamide", "zinc oxide", "a pump bottle"),
-        (8.0, 65.0),
-        (
-            _a("absorbs", "it absorbs quickly without a greasy film", "it never absorbs and stays greasy", "absorption"),
-            _a("scent", "the scent is light and clean", "the scent is overpowering"),
-            _a("skin", "my skin looks smoother after two weeks", "my skin broke out within days", "results"),
-            _a("pump", "the pump dispenses just the right amount", "the pump clogged halfway through"),
-        ),
-    ),
-    Category(
-        ("Beauty & Personal Care", "Hair Care", "Styling"), "All Beauty",
-        ("Hair Dryer", "Flat Iron", "Curling Wand", "Argan Hair Oil"),
-        ("Ionic", "Ceramic", "Salon", "Travel", "Professional"),
-        ("1875W", "1-inch", "1.25-inch", "3.4 oz"),
-        ("ionic technology", "ceramic plates", "three heat settings", "an auto shut-off"),
-        (12.0, 150.0),
-        (
-            _a("frizz", "frizz is gone even on humid days", "frizz is worse than before"),
-            _a("heat", "the heat settings are easy to dial in", "the heat is either scorching or useless"),
-            _a("shine", "my hair has a healthy shine", "my hair has no shine, just dull"),
-            _a("cord", "the cord is long and swivels", "the cord is short and tangles"),
-        ),
-    ),
-    Category(
-        ("Toys & Games", "Building Toys", "Building Sets"), "Toys & Games",
-        ("Building Block Set", "Magnetic Tiles", "Marble Run", "STEM Robot Kit"),
-        ("Creative", "Classic", "Deluxe", "Educational", "Starter"),
-        ("100 Pieces", "250 Pieces", "500 Pieces", "Ages 6+"),
-        ("compatible bricks", "strong magnets", "a storage box", "step-by-step instructions"),
-        (15.0, 120.0),
-        (
-            _a("pieces", "the pieces snap together firmly", "the pieces do not fit together"),
-            _a("instructions", "the instructions are clear for kids", "the instructions skip steps"),
-            _a("kids", "my kids play with it for hours", "my kids lost interest in a day", "play value"),
-            _a("box", "the box doubles as storage", "the box arrived crushed with parts missing"),
-        ),
-    ),
-    Category(
-        ("Toys & Games", "Games", "Board Games"), "Toys & Games",
-        ("Strategy Board Game", "Party Card Game", "Cooperative Board Game", "Jigsaw Puzzle"),
-        ("Family", "Award-Winning", "Classic", "Fast-Paced", "Deluxe"),
-        ("2-4 Players", "3-6 Players", "1000 Pieces", "Expansion"),
-        ("illustrated cards", "wooden tokens", "a rulebook with examples", "a 45-minute play time"),
-        (12.0, 80.0),
-        (
-            _a("rules", "the rules are easy to learn", "the rules are confusing and contradictory"),
-            _a("replay", "the replay value is huge", "there is little replay value after two games", "replay value"),
-            _a("components", "the components are sturdy and beautiful", "the components are flimsy cardboard"),
-            _a("players", "it works well with any number of players", "it drags with more than two players", "player count"),
-        ),
-    ),
-    Category(
-        ("Pet Supplies", "Dogs", "Toys & Beds"), "Pet Supplies",
-        ("Orthopedic Dog Bed", "Chew Toy", "No-Pull Harness", "Retractable Leash"),
-        ("Durable", "Washable", "Calming", "Reflective", "Heavy Duty"),
-        ("Small", "Medium", "Large", "XL"),
-        ("a removable washable cover", "tough natural rubber", "reflective stitching", "a padded handle"),
-        (8.0, 90.0),
-        (
-            _a("chew", "it survived my chew-happy lab", "it did not survive a single chew session", "chew resistance"),
-            _a("washable", "the cover is washable and came out like new", "the cover is not really washable and shrank", "washable cover"),
-            _a("size", "the size chart was accurate", "the size runs small, order up", "sizing"),
-            _a("stitching", "the stitching is tight and strong", "the stitching came apart in a week"),
-        ),
-    ),
-    Category(
-        ("Office Products", "Office & School Supplies", "Writing"), "Office Products",
-        ("Gel Pens", "Dotted Notebook", "Fountain Pen", "Highlighters"),
-        ("Fine Point", "Quick-Dry", "Hardcover", "Pastel", "Refillable"),
-        ("0.5mm", "A5", "Pack of 12", "Pack of 24"),
-        ("smudge-free ink", "120gsm paper", "a steel nib", "a lay-flat binding"),
-        (5.0, 45.0),
-        (
-            _a("ink", "the ink flows smoothly and dries fast", "the ink skips and smears"),
-            _a("paper", "the paper takes fountain pen without bleeding", "the paper is thin and ghosts badly"),
-            _a("grip", "the grip is comfortable for long notes", "the grip is slippery and cramps my hand"),
-            _a("colors", "the colors are vivid", "the colors look nothing like the photos"),
-        ),
-    ),
-    Category(
-        ("Tools & Home Improvement", "Power Tools", "Drills"), "Tools & Home Improvement",
-        ("Cordless Drill", "Impact Driver", "Rotary Tool", "Oscillating Multi-Tool"),
-        ("20V", "Brushless", "Compact", "Heavy Duty", "Variable Speed"),
-        ("Kit", "Tool Only", "2 Batteries", "with Case"),
-        ("a brushless motor", "a keyless chuck", "an LED work light", "two lithium batteries"),
-        (30.0, 220.0),
-        (
-            _a("battery", "the battery lasts through a full day of projects", "the battery fades after a few screws"),
-            _a("torque", "the torque drives long lag bolts easily", "the torque is too weak for hardwood"),
-            _a("chuck", "the chuck grips bits tightly", "the chuck slips under load"),
-            _a("case", "the case keeps everything organized", "the case latch broke right away"),
-        ),
-    ),
-    Category(
-        ("Grocery & Gourmet Food", "Beverages", "Coffee"), "Grocery",
-        ("Whole Bean Coffee", "Ground Coffee", "Cold Brew Concentrate", "Espresso Pods"),
-        ("Organic", "Dark Roast", "Medium Roast", "Single-Origin", "Decaf"),
-        ("12 oz", "2 lb", "32 fl oz", "50 Count"),
-        ("fair trade beans", "notes of chocolate and caramel", "a resealable bag", "small-batch roasting"),
-        (7.0, 40.0),
-        (
-            _a("flavor", "the flavor is smooth with chocolate notes", "the flavor is flat and stale"),
-            _a("bitter", "it is never bitter even as espresso", "it is bitter no matter how I brew it", "taste"),
-            _a("aroma", "the aroma fills the kitchen", "there is almost no aroma"),
-            _a("bag", "the bag reseals and keeps it fresh", "the bag arrived torn open"),
-        ),
-    ),
-)
-
-BRANDS = (
-    "Northwind", "Acme", "Bluepeak", "Cedar & Co", "Everhart", "Ironbark", "Lumina", "Maple Lane",
-    "Nimbus", "Oakridge", "Pioneer", "Quillon", "Redwood", "Solace", "Trailhead", "Vantage",
-    "Wexley", "Zenith", "Harbor", "Summit",
-)
-
-FIRST_NAMES = (
-    "Alex", "Maria", "James", "Priya", "Chen", "Fatima", "Liam", "Sofia", "Noah", "Aisha", "Lucas",
-    "Emma", "Mateo", "Olivia", "Kenji", "Zoe", "Omar", "Grace", "Diego", "Hannah", "Ivan", "Lena",
-)
-
-# Sentence templates. {c} is an aspect clause, {n} the item's product noun in lower case,
-# {this}/{is}/{was} agree with it ("this skillet is", "these earbuds are"), {k} an aspect label.
-POSITIVE_TEMPLATES = ("{C}.", "I love that {c}.", "Honestly, {c}.", "Best of all, {c}.")
-NEGATIVE_TEMPLATES = ("{C}.", "Unfortunately {c}.", "My biggest complaint is that {c}.", "Sadly, {c}.")
-OPENERS = {
-    5: ("Absolutely love {this} {n}.", "Best {n} I have owned.", "Bought {this} {n} as a gift and kept {it} myself."),
-    4: ("Solid {n} for the price.", "Pretty happy with {this} {n}.", "Good {n} overall."),
-    3: ("{This} {n} {is} okay.", "Mixed feelings about {this} {n}.", "Average {n}, nothing special."),
-    2: ("Not impressed with {this} {n}.", "Expected more from {this} {n}.", "{This} {n} {was} a letdown."),
-    1: ("Do not buy {this} {n}.", "Returned {this} {n} after a week.", "Worst {n} I have bought."),
-}
-CLOSERS = {
-    5: ("Would buy again.", "Highly recommend.", "Worth every penny."),
-    4: ("Would recommend.", "Happy with the purchase.", "Good value."),
-    3: ("It does the job.", "Fine if it is on sale.", "Not sure I would buy again."),
-    2: ("Probably returning it.", "Look elsewhere.", "Not worth the money."),
-    1: ("Save your money.", "Returned it.", "Avoid."),
-}
-SUMMARIES = {
-    5: ("Five Stars", "Love it", "Excellent {n}", "Great {k}"),
-    4: ("Very good", "Good {n}", "Nice {k}", "Four Stars"),
-    3: ("It's okay", "Average {n}", "Decent, {k} could be better", "Three Stars"),
-    2: ("Disappointing", "Poor {k}", "Not great", "Two Stars"),
-    1: ("Waste of money", "Terrible {k}", "One Star", "Very disappointed"),
-}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -22,7 +22,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.fs as pafs
 
-from schemas.tables import RAW_INTERACTIONS, RAW_REVIEWS, RAW_TABLES
+from schemas.registry import RAW_TABLES
+from schemas.tables import RAW_INTERACTIONS, RAW_REVIEWS
 from synthetic.marketplace import (
     Catalog,
     Days,

@@ -34,6 +34,23 @@ def test_configured_resource_runs_a_job_with_the_embedded_engine(tmp_path):
     assert (seen["config"].max_batch_size, seen["config"].max_attempts) == (1, 2)
 
 
+def test_zero_attempts_fail_the_run_by_name_instead_of_recording_untried_rows_as_accepted(tmp_path):
+    @dg.asset
+    def picks(llm: LLMEngineResource) -> dg.MaterializeResult:
+        result = run_llm_job(
+            picks_task(), review_rows(20), llm.engine_factory(), Warehouse(str(tmp_path)), PARTITION, llm.job_config()
+        )
+        return dg.MaterializeResult(metadata=result.as_metadata())
+
+    # Before: the job tried no row, wrote no accepted row, and its run record said accepted=20, rejected=0.
+    run_config = {"resources": {"llm": {"config": {"job": {"max_attempts": 0, "progress": False}}}}}
+    with pytest.raises(dg.DagsterResourceFunctionError) as caught:
+        dg.materialize([picks], resources={"llm": LLMEngineResource()}, run_config=run_config)
+
+    assert "max_attempts" in str(caught.value.__cause__)
+    assert list(tmp_path.iterdir()) == []  # no run record, no outputs
+
+
 def test_engine_factories_are_picklable_keys_and_options_follow_the_kind():
     openai = LLMEngineResource(
         kind="openai",

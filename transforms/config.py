@@ -1,8 +1,10 @@
 """Typed settings of the Spark feature jobs, with defaults that run on a laptop."""
 
+from __future__ import annotations
+
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
 
 class SplitConfig(BaseModel):
@@ -71,6 +73,12 @@ class I2ISynthesisConfig(BaseModel):
     def candidates(self) -> int:
         return self.from_neighbourhood + self.from_categories + self.random_candidates
 
+    @model_validator(mode="after")
+    def _some_candidates(self) -> I2ISynthesisConfig:
+        if self.candidates < 1:
+            raise ValueError("from_neighbourhood + from_categories + random_candidates is 0: prompts would have no candidates")
+        return self
+
 
 class SLMRConfig(BaseModel):
     """S-LLMR: candidate sets per user, score normalization and the pairs kept."""
@@ -92,3 +100,11 @@ class SLMRConfig(BaseModel):
     missing_score: float = Field(0.5, ge=0, le=1)
     pairs_per_user: int = Field(10, ge=1, description="K: the largest-gap pairs kept per (user, candidate set)")
     seed: int = 0
+
+    @field_validator("popular_pool")
+    @classmethod
+    def _pool_holds_a_candidate_set(cls, value: int, info: ValidationInfo) -> int:
+        candidates = info.data.get("candidates")
+        if candidates is not None and value < candidates:
+            raise ValueError(f"popular_pool {value} is below candidates {candidates}: popular sets could never be full")
+        return value

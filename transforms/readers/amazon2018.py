@@ -6,7 +6,8 @@ variants (`image` or `imageURL`/`imageURLHighRes`) read the same: images are not
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from functools import partial
 
 from transforms.readers import fields
 from transforms.readers.catalog import item_row
@@ -16,8 +17,7 @@ from transforms.readers.records import EventLayout, Record
 REVIEWS = EventLayout(
     user="reviewerID",
     item="asin",
-    ts="unixReviewTime",
-    ts_unit="s",
+    ts="unixReviewTime",  # seconds, the layout default
     rating="overall",
     rating_scale=fields.RatingScale(1, 5, "amazon2018"),
     text="reviewText",
@@ -25,14 +25,6 @@ REVIEWS = EventLayout(
     verified="verified",
     votes="vote",
 )
-
-
-def read_reviews(path: str) -> Iterator[Record]:
-    return read_json_events(path, REVIEWS)
-
-
-def read_meta(path: str) -> Iterator[Record]:
-    return read_json_records(path, "items", meta_record)
 
 
 def meta_record(obj: dict, source: str, line: int, raw: Callable[[], str]) -> Record:
@@ -48,3 +40,7 @@ def meta_record(obj: dict, source: str, line: int, raw: Callable[[], str]) -> Re
         price=obj.get("price"),
     )
     return Record(line, [("items", row)])
+
+
+read_reviews = partial(read_json_events, layout=REVIEWS)
+read_meta = partial(read_json_records, table="items", build=meta_record)

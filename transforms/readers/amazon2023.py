@@ -7,7 +7,8 @@ and then `main_category` stands in; `features` stand in for an empty `descriptio
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from functools import partial
 
 from transforms.readers import fields
 from transforms.readers.catalog import item_row
@@ -28,14 +29,6 @@ REVIEWS = EventLayout(
 )
 
 
-def read_reviews(path: str) -> Iterator[Record]:
-    return read_json_events(path, REVIEWS)
-
-
-def read_meta(path: str) -> Iterator[Record]:
-    return read_json_records(path, "items", _item)
-
-
 def _item(obj: dict, source: str, line: int, raw: Callable[[], str]) -> Record:
     main_category = fields.optional_str(obj, "main_category")
     row = item_row(
@@ -49,3 +42,7 @@ def _item(obj: dict, source: str, line: int, raw: Callable[[], str]) -> Record:
         price=obj.get("price"),
     )
     return Record(line, [("items", row)])
+
+
+read_reviews = partial(read_json_events, layout=REVIEWS)
+read_meta = partial(read_json_records, table="items", build=_item)

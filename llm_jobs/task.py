@@ -90,12 +90,20 @@ def candidate_map(value_type: Any) -> Any:
 
 _BLOCK_OPEN = "<<<{label}>>>"
 _BLOCK_CLOSE = "<<<END {label}>>>"
-_MARKER = re.compile(r"<<<|>>>")
+# Between two adjacent `<` (or two `>`): a space there leaves no `<<` or `>>` in the text at all, so
+# no `<<<` / `>>>` remains or can be rebuilt, whatever the runs were (a one-pass replacement of
+# `<<<` turned `<<<<<` into `<< <<<`).
+_MARKER_PAIR = re.compile(r"(?<=<)(?=<)|(?<=>)(?=>)")
+
+
+def defuse_markers(text: str) -> str:
+    """`text` with a space between every two adjacent angle brackets of the same kind."""
+    return _MARKER_PAIR.sub(" ", text)
 
 
 def untrusted_block(label: str, text: str | None, max_chars: int) -> str:
     """Delimit user text as data; its own angle-bracket runs are defused so it cannot end the block."""
-    body = _MARKER.sub("<< <", (text or "").strip())[:max_chars]
+    body = defuse_markers((text or "").strip())[:max_chars]
     return f"{_BLOCK_OPEN.format(label=label)}\n{body}\n{_BLOCK_CLOSE.format(label=label)}"
 
 
@@ -106,7 +114,7 @@ def untrusted_lines(label: str, items: Sequence[Any], max_chars: int) -> str:
     for position, item in enumerate(items):
         key = item["id"] if isinstance(item, Mapping) else position + 1
         text = " ".join((_item_text(item) or "").split())
-        lines.append(f"[{key}] {_MARKER.sub('<< <', text)[:max_chars]}")
+        lines.append(f"[{key}] {defuse_markers(text)[:max_chars]}")
     body = "\n".join(lines)
     return f"{_BLOCK_OPEN.format(label=label)}\n{body}\n{_BLOCK_CLOSE.format(label=label)}"
 

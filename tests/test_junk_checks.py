@@ -16,8 +16,9 @@ from llm_jobs.tasks.i2i import GENERATOR
 from llm_jobs.tasks.reaseq_agents import ANALYST, SUMMARIZER, VERIFIER
 from llm_jobs.tasks.reform import TASK_NAMES as REFORM_TASKS
 from llm_jobs.tasks.slmr import SCORER
-from schemas.contracts import CONTRACTS, PLACEHOLDER_RATE, REPETITION_RATE, ValidationThresholds
-from schemas.tables import ID_MAPS, LLM_PAIRWISE_SUPERVISION, SLMR_SCORES, table_schema
+from schemas.contracts import PLACEHOLDER_RATE, REPETITION_RATE, ValidationThresholds
+from schemas.registry import CONTRACTS, table_schema
+from schemas.tables import ID_MAPS, LLM_PAIRWISE_SUPERVISION, SLMR_SCORES
 from storage.publishing import publish
 from storage.warehouse import Warehouse
 from validation import validate_parquet, validate_table

@@ -3,6 +3,9 @@ error with `ValidationThresholds.block_on_junk`.
 
 - `PLACEHOLDER_RATE`, `REPETITION_RATE`: the share of a table's non-empty LLM free texts (a string
   cell, or one phrase of a list cell) holding a template placeholder or looping (`junk_text`).
+- `INSTRUCTION_ECHO_RATE`: the share of those texts holding an instruction aimed at a model, or
+  copying ECHO_SPAN_WORDS words of the row's input text (INPUT_TEXT_COLUMNS the table carries, the
+  item's title in item_features): what an injected review or title leaves in an output.
 - `TIED_PROMPT_RATE`: the share of S-LLMR prompts (user, candidate set) of 2+ candidates whose
   scores are all equal: fewer than two distinct scores among those the model gave (a missing
   score forms no pair), so the prompt gives no pairwise supervision.
@@ -25,6 +28,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from schemas.contracts import (
+    INSTRUCTION_ECHO_RATE,
     NOT_EMPTY,
     PLACEHOLDER_RATE,
     REPETITION_RATE,
@@ -34,7 +38,7 @@ from schemas.contracts import (
 from schemas.expectations import ERROR, WARNING
 from schemas.llm_outputs import KNOWLEDGE_FIELDS, SLMR_PROMPT
 from schemas.tables import KNOWLEDGE_PREFIX, PROFILE_PREFIX
-from validation.junk_text import has_placeholder, is_repetitive
+from validation.junk_text import copies_input, has_instruction, has_placeholder, is_repetitive
 from validation.report import SAMPLE_SIZE, CheckResult, jsonable, rate_check
 
 SPARK_TEXT_SAMPLE = 100_000
@@ -47,7 +51,12 @@ FREE_TEXT_COLUMNS = frozenset(
     {*_KNOWLEDGE_TEXT, *(KNOWLEDGE_PREFIX + column for column in _KNOWLEDGE_TEXT), "interests", "reason"}
 )
 
+#: A row's own input text, which its free texts must not copy at length.
+INPUT_TEXT_COLUMNS = ("title",)
+
 Data = pa.Table | DataFrame
+#: A detector judges a table of texts (`_texts`: keys, column, text, the row's input texts).
+Detector = Callable[[pa.Table], np.ndarray]
 
 
 def junk_severity(thresholds: ValidationThresholds) -> str:
@@ -59,16 +68,33 @@ def free_text_columns(names: Sequence[str]) -> list[str]:
 
 
 def placeholder_rate(data: Data, keys: Sequence[str], thresholds: ValidationThresholds) -> CheckResult:
-    return _text_rate(PLACEHOLDER_RATE, has_placeholder, thresholds.max_placeholder_rate, data, keys, thresholds)
+    return _text_rate(
+        PLACEHOLDER_RATE, _of_text(has_placeholder), thresholds.max_placeholder_rate, data, keys, thresholds
+    )
 
 
 def repetition_rate(data: Data, keys: Sequence[str], thresholds: ValidationThresholds) -> CheckResult:
-    return _text_rate(REPETITION_RATE, is_repetitive, thresholds.max_repetition_rate, data, keys, thresholds)
+    return _text_rate(REPETITION_RATE, _of_text(is_repetitive), thresholds.max_repetition_rate, data, keys, thresholds)
+
+
+def instruction_echo_rate(data: Data, keys: Sequence[str], thresholds: ValidationThresholds) -> CheckResult:
+    limit = thresholds.max_instruction_echo_rate
+    return _text_rate(INSTRUCTION_ECHO_RATE, _echoes, limit, data, keys, thresholds)
+
+
+def _of_text(detector: Callable[[pa.Array], np.ndarray]) -> Detector:
+    return lambda texts: detector(texts["text"].combine_chunks())
+
+
+def _echoes(texts: pa.Table) -> np.ndarray:
+    text = texts["text"].combine_chunks()
+    inputs = [texts[name].combine_chunks() for name in INPUT_TEXT_COLUMNS if name in texts.column_names]
+    return has_instruction(text) | copies_input(text, inputs)
 
 
 def _text_rate(
     name: str,
-    detector: Callable[[pa.Array], np.ndarray],
+    detector: Detector,
     limit: float,
     data: Data,
     keys: Sequence[str],
@@ -76,10 +102,12 @@ def _text_rate(
 ) -> CheckResult:
     """The share of the free texts that `detector` flags; a sample row shows the keys of the text's
     row, its column and the text."""
-    columns = free_text_columns(data.columns if isinstance(data, DataFrame) else data.column_names)
-    table, sampling = _in_process(data, [*keys, *columns])
-    texts = _texts(table, columns, keys)
-    flagged = _judge(detector, texts["text"])
+    names = data.columns if isinstance(data, DataFrame) else data.column_names
+    columns = free_text_columns(names)
+    inputs = [name for name in INPUT_TEXT_COLUMNS if name in names and name not in keys]
+    table, sampling = _in_process(data, [*keys, *inputs, *columns])
+    texts = _texts(table, columns, [*keys, *inputs])
+    flagged = _judge(detector, texts)
     offending = np.flatnonzero(flagged)
     per_column = pc.value_counts(texts["column"].filter(flagged)).to_pylist()
     return rate_check(
@@ -90,7 +118,7 @@ def _text_rate(
         limit,
         True,
         unexpected_count=int(offending.size),
-        sample_rows=jsonable(texts.take(offending[:SAMPLE_SIZE]).to_pylist()),
+        sample_rows=jsonable(texts.drop_columns(inputs).take(offending[:SAMPLE_SIZE]).to_pylist()),
         texts=texts.num_rows,
         flagged_per_column={c["values"]: c["counts"] for c in per_column},
         **sampling,
@@ -107,9 +135,9 @@ def _in_process(data: Data, columns: list[str]) -> tuple[pa.Table, dict]:
     return sample, {"sampled_rows": sample.num_rows, "of_rows": rows}
 
 
-def _judge(detector: Callable[[pa.Array], np.ndarray], texts: pa.ChunkedArray) -> np.ndarray:
-    batches = range(0, len(texts) or 1, TEXT_BATCH)
-    return np.concatenate([detector(texts.slice(start, TEXT_BATCH).combine_chunks()) for start in batches])
+def _judge(detector: Detector, texts: pa.Table) -> np.ndarray:
+    batches = range(0, texts.num_rows or 1, TEXT_BATCH)
+    return np.concatenate([detector(texts.slice(start, TEXT_BATCH)) for start in batches])
 
 
 def _texts(table: pa.Table, columns: list[str], keys: Sequence[str]) -> pa.Table:

@@ -11,9 +11,15 @@ that loops. The thresholds and token rules are ours (the papers give none).
   ("Baked Baked Baked", "great gift great gift great gift"), or a text of at least
   MIN_TOKENS_FOR_RATIO words of which fewer than MIN_DISTINCT_RATIO are distinct. Words are split at
   whitespace, lower-cased and stripped of surrounding punctuation, so "Baked, baked; BAKED!" loops.
+- An instruction echo is text that carries an instruction aimed at a model (INSTRUCTION: "ignore
+  previous instructions", "put X in every field", "system prompt", "you are now"), which an output
+  only holds when it copied one from injected input, or text that shares a run of ECHO_SPAN_WORDS
+  words (split as above) with its entity's input text: a copy, not a summary.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -26,11 +32,40 @@ MAX_NGRAM = 3
 MIN_TOKENS_FOR_RATIO = 10
 MIN_DISTINCT_RATIO = 0.3
 PUNCTUATION = ".,;:!?\"'`()[]{}<>*&/\\|~+=-_–—…“”‘’«»"
+_NEAR = r"[^.!?\n]{0,40}"  # the rest of the instruction, within one sentence
+INSTRUCTION = (
+    rf"(?i)\b(?:ignore|disregard|forget|override)\b{_NEAR}\b(?:instructions?|prompts?|rules|directions|guidelines)\b"
+    rf"|\b(?:put|write|insert|add|fill|repeat|output|print|include)\b{_NEAR}"
+    r"\b(?:in|into|to)\s+(?:every|each|all)\s+(?:fields?|columns?|answers?|outputs?|keys?)\b"
+    r"|\b(?:system|developer)\s+(?:prompt|message)\b|\byou\s+are\s+now\b|\bnew\s+instructions?\s*:"
+)
+ECHO_SPAN_WORDS = 8
 
 
 def has_placeholder(texts: pa.Array) -> np.ndarray:
     """Whether each text holds a template placeholder."""
     return pc.fill_null(pc.match_substring_regex(texts, PLACEHOLDER), False).to_numpy(zero_copy_only=False)
+
+
+def has_instruction(texts: pa.Array) -> np.ndarray:
+    """Whether each text holds an instruction aimed at a model."""
+    return pc.fill_null(pc.match_substring_regex(texts, INSTRUCTION), False).to_numpy(zero_copy_only=False)
+
+
+def copies_input(texts: pa.Array, inputs: Sequence[pa.Array]) -> np.ndarray:
+    """Whether each text shares ECHO_SPAN_WORDS consecutive words with one of its inputs (each of
+    `inputs` holds one input text per text, null for none)."""
+    sources = [source.to_pylist() for source in inputs]
+    flagged = np.zeros(len(texts), bool)
+    for row, text in enumerate(texts.to_pylist()):
+        spans = _spans(text) if text else set()
+        flagged[row] = bool(spans) and any(s[row] and not spans.isdisjoint(_spans(s[row])) for s in sources)
+    return flagged
+
+
+def _spans(text: str) -> set[tuple[str, ...]]:
+    words = [w for w in (word.strip(PUNCTUATION) for word in text.lower().split()) if w]
+    return {tuple(words[i : i + ECHO_SPAN_WORDS]) for i in range(len(words) - ECHO_SPAN_WORDS + 1)}
 
 
 def is_repetitive(texts: pa.Array) -> np.ndarray:

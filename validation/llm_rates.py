@@ -18,6 +18,7 @@ from pyspark.sql import DataFrame
 
 from schemas.contracts import (
     EMPTY_FACTOR_RATE,
+    INSTRUCTION_ECHO_RATE,
     NOT_EMPTY,
     PLACEHOLDER_RATE,
     REPETITION_RATE,
@@ -28,6 +29,7 @@ from schemas.contracts import (
 from schemas.expectations import ERROR, WARNING
 from schemas.tables import PROFILE_PREFIX
 from validation.junk_checks import (
+    instruction_echo_rate,
     not_empty,
     placeholder_rate,
     repetition_rate,
@@ -71,6 +73,7 @@ def table_rate_checks(
         UNSUPPORTED_CLAIM_RATE: lambda: _unsupported_claim_rate(data, thresholds),
         PLACEHOLDER_RATE: lambda: placeholder_rate(data, keys, thresholds),
         REPETITION_RATE: lambda: repetition_rate(data, keys, thresholds),
+        INSTRUCTION_ECHO_RATE: lambda: instruction_echo_rate(data, keys, thresholds),
         TIED_PROMPT_RATE: lambda: tied_prompt_rate(data, thresholds),
         NOT_EMPTY: lambda: not_empty(data, thresholds),
     }

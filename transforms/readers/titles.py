@@ -6,8 +6,9 @@ import html
 import re
 
 _SCRIPT = re.compile(r"<(script|style)\b.*?(?:</\1\s*>|$)", re.IGNORECASE | re.DOTALL)
-# A complete tag, or one cut off by the end of the text (`<span class="a-size-medium ...`).
-_TAG = re.compile(r"<[^<>]*>|<[a-zA-Z!/][^<>]*$")
+# A complete tag, or a tag opener never closed: cut off by the end of the text
+# (`<span class="a-size-medium ...`) or by the next tag.
+_TAG = re.compile(r"<[^<>]*>|<[a-zA-Z!/?][^<>]*(?=<|$)")
 _SPACE = re.compile(r"\s+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s")
 
@@ -15,11 +16,19 @@ FALLBACK_TITLE_CAP = 120
 
 
 def clean_text(value: str | None) -> str:
-    """Tags removed, entities unescaped, whitespace collapsed; "" when nothing is left."""
+    """Entities unescaped, tags removed, whitespace collapsed; "" when nothing is left.
+
+    Unescaping and stripping repeat until neither changes the text, so an entity-encoded tag
+    (`&lt;script&gt;`, or `&amp;lt;script&amp;gt;` encoded twice) is removed, never decoded into a
+    live one. Each round that changes the text shortens it, so the loop ends."""
     if not value:
         return ""
-    text = _TAG.sub(" ", _SCRIPT.sub(" ", value))
-    return _SPACE.sub(" ", html.unescape(text)).strip()
+    text = value
+    while True:
+        stripped = _TAG.sub(" ", _SCRIPT.sub(" ", html.unescape(text)))
+        if stripped == text:
+            return _SPACE.sub(" ", text).strip()
+        text = stripped
 
 
 def item_title(

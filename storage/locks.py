@@ -26,10 +26,16 @@ import socket
 import tempfile
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from storage.warehouse import Warehouse
+if TYPE_CHECKING:  # storage.warehouse takes partition locks itself
+    from storage.warehouse import Warehouse
 
 LOCKS_DIR = "_locks"
+# How long a writer waits for another run holding the same lock by default (a parallel backfill
+# day publishing the same set, a second run of the same day): waiting is right, hanging forever
+# is not. WarehouseResource.lock_timeout_s is the one setting that changes it for a run.
+DEFAULT_TIMEOUT_S = 1800.0
 # Waiting polls with a growing pause: short at first, so a lock handed over quickly is taken
 # quickly, then no busier than this.
 MAX_POLL_S = 0.2
@@ -72,7 +78,7 @@ def warehouse_lock(wh: Warehouse, key: str, timeout_s: float, owner: str | None 
             "owner": owner,
             "pid": os.getpid(),
             "host": socket.gethostname(),
-            "since": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "since": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(holder).encode(), 0)
@@ -86,6 +92,14 @@ def partition_lock(
 ) -> contextlib.AbstractContextManager[None]:
     """The lock around one partition's materialization of `asset` (e.g. "features/splits")."""
     return warehouse_lock(wh, f"{asset}/date={partition}", timeout_s, owner)
+
+
+def run_lock(
+    wh: Warehouse, partition: str, timeout_s: float, owner: str | None = None
+) -> contextlib.AbstractContextManager[None]:
+    """The lock a run of `partition` holds from start to end, so a second run of the same day waits
+    for the first and then reuses its cached LLM responses instead of racing it."""
+    return warehouse_lock(wh, f"_runs/date={partition}", timeout_s, owner)
 
 
 def _acquire(fd: int, path: str, key: str, timeout_s: float) -> None:

@@ -31,7 +31,7 @@ import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from storage.locks import warehouse_lock
+from storage.locks import DEFAULT_TIMEOUT_S, warehouse_lock
 from storage.pruning import MIN_KEEP, prune_versions
 from storage.published_layout import (
     MANIFEST,
@@ -48,8 +48,8 @@ from storage.warehouse import Warehouse
 ROWS_PER_FILE = 5_000_000
 KEEP_VERSIONS = 5
 # Another publication of the same set (a parallel backfill day) may hold the lock while it
-# writes and validates; waiting for it is right, hanging forever is not.
-LOCK_TIMEOUT_S = 1800.0
+# writes and validates; a run's own wait is WarehouseResource.lock_timeout_s.
+LOCK_TIMEOUT_S = DEFAULT_TIMEOUT_S
 
 
 class Verdict(Protocol):
@@ -152,7 +152,7 @@ def write_version(
     if keep_versions < MIN_KEEP:
         raise ValueError(f"keep_versions must be at least {MIN_KEEP}, got {keep_versions}")
     with warehouse_lock(wh, f"published/{set_name}", lock_timeout_s):
-        now = now or dt.datetime.now(dt.timezone.utc)
+        now = now or dt.datetime.now(dt.UTC)
         manifest = _write_version(wh, set_name, schema, source, partition, lineage, row_filter, now, gate)
         if manifest["status"] == "blocked":
             prune_versions(wh, set_name, keep_versions)
@@ -181,7 +181,7 @@ def switch_snapshot(
     the live snapshot is of a later day; returns it and whether it went live."""
     with warehouse_lock(wh, f"published/{SNAPSHOT}", lock_timeout_s):
         _delete_abandoned_snapshot_writes(wh)
-        now = now or dt.datetime.now(dt.timezone.utc)
+        now = now or dt.datetime.now(dt.UTC)
         live = live_snapshot(wh)
         if keep_other_sets and live is not None:
             sets = {**live.sets, **sets}
@@ -209,16 +209,19 @@ def publish(
     source: pads.Dataset,
     partition: str,
     lineage: dict,
-    row_filter: pads.Expression | None = None,
+    *,
     now: dt.datetime | None = None,
-    gate: Gate | None = None,
     keep_versions: int = KEEP_VERSIONS,
     lock_timeout_s: float = LOCK_TIMEOUT_S,
+    **write_options,
 ) -> PublishedVersion:
-    """Publish one set alone: `write_version`, then a snapshot that replaces only this set's version
-    in the live one. The pipeline publishes a partition's sets together instead (write every
-    version, then one `switch_snapshot`)."""
-    version = write_version(wh, set_name, schema, source, partition, lineage, row_filter, now, gate, keep_versions, lock_timeout_s)
+    """Publish one set alone: `write_version` (`write_options`: its `row_filter` and `gate`), then a
+    snapshot that replaces only this set's version in the live one. The pipeline publishes a
+    partition's sets together instead (write every version, then one `switch_snapshot`)."""
+    version = write_version(
+        wh, set_name, schema, source, partition, lineage,
+        now=now, keep_versions=keep_versions, lock_timeout_s=lock_timeout_s, **write_options,
+    )  # fmt: skip
     switch_snapshot(wh, partition, {set_name: version.version}, now=now, lock_timeout_s=lock_timeout_s, keep_other_sets=True)
     return dataclasses.replace(version, pruned=prune(wh, set_name, keep_versions, lock_timeout_s))
 

@@ -1,8 +1,9 @@
 """Where every table lives, on a local directory or any pyarrow/fsspec filesystem URL.
 
 Layout (DESIGN.md): `<base>/<layer>/<table>/date=<partition>/part-*.parquet`, published sets under
-`<base>/published/<set>/<version>/`. Writers stage into a sibling directory and swap it in, so a
-crash mid-write never leaves a half-written partition where readers look.
+`<base>/published/<set>/<version>/`. A partition is a link to its newest complete version, switched
+atomically (`storage.partition_versions`): a crash mid-write never leaves a half-written partition
+where readers look, and a reader never sees one vanish.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pyarrow.fs as pafs
+
+from storage.partition_versions import replacing_partition, resolve
 
 
 @dataclass(frozen=True)
@@ -82,17 +84,12 @@ class Warehouse:
             f.write(data)
         os.replace(tmp, path)  # atomic on POSIX
 
-    @contextlib.contextmanager
-    def staged_dir(self, final: str) -> Iterator[str]:
-        """Yield a fresh staging directory that replaces `final` when the block succeeds."""
-        parent, name = final.rsplit("/", 1)
-        staging = f"{parent}/.{name}.staging-{uuid.uuid4().hex}"
-        self.fs.create_dir(staging, recursive=True)
-        try:
-            yield staging
-        except BaseException:
-            self.fs.delete_dir(staging)
-            raise
-        if self.exists(final):
-            self.fs.delete_dir(final)
-        self.fs.move(staging, final)
+    def staged_dir(self, final: str) -> contextlib.AbstractContextManager[str]:
+        """A fresh directory that replaces the partition `final` atomically for readers when the
+        block succeeds, under the partition's lock (`storage.partition_versions`)."""
+        return replacing_partition(self, final)
+
+    def resolve(self, path: str) -> str:
+        """What a reader of the partition `path` reads: the version it names now, which stays
+        whole while the reader reads it (`storage.partition_versions`)."""
+        return resolve(self, path)

@@ -1,5 +1,5 @@
 """Validate one table against its contract: its Great Expectations suite (`schemas.expectations`)
-and the recaug checks of `schemas.contracts` (ids present in `id_maps`, LLM quality rates and junk
+and the recaug checks of its `schemas.registry` contract (ids present in `id_maps`, LLM quality rates and junk
 checks, embedding shapes and masks, row-count change against the previous version).
 
 Small tables validate in process on Arrow; tables above `ValidationThresholds.spark_above_rows`
@@ -16,9 +16,9 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 from pyspark.sql import DataFrame, SparkSession
 
-from schemas.contracts import ValidationThresholds, contract
+from schemas.contracts import ValidationThresholds
 from schemas.expectations import ERROR
-from schemas.tables import table_schema
+from schemas.registry import contract, table_schema
 from storage.warehouse import Warehouse
 from validation.augmentation_checks import augmentation_checks, has_embeddings
 from validation.gx_suites import run_suite
@@ -42,7 +42,7 @@ def validate_table(
 
     `id_maps` (of the same kind as `data`) is required for tables that carry indices;
     `previous_row_count` is None when there is no previous version, which skips the row-count
-    check. `schema` is the table's resolved schema (`schemas.tables.table_schema`), required for
+    check. `schema` is the table's resolved schema (`schemas.registry.table_schema`), required for
     the tables whose embedding shapes depend on the configuration. `llm_runs` (the latest run
     record per task, `llm_jobs.accounting.latest_runs`) is required for tables an LLM job produced.
     """
@@ -92,6 +92,7 @@ def load_for_validation(
     """The Parquet at `path` as what it should be validated as: a Spark DataFrame when it has more
     than `thresholds.spark_above_rows` rows (footers tell, no data is read) and no embeddings,
     else an Arrow table. `spark` starts or returns the session; it is only called when needed."""
+    path = wh.resolve(path)  # one version of the partition, however often it is rewritten meanwhile
     dataset = pads.dataset(path, format="parquet", filesystem=wh.fs)
     if dataset.count_rows() > thresholds.spark_above_rows and not has_embeddings(schema):
         return spark().read.parquet(wh.to_uri(path))
@@ -100,6 +101,7 @@ def load_for_validation(
 
 def same_engine(wh: Warehouse, path: str, like: Data) -> Data:
     """The table at `path` (id_maps) read the way `like` was: Spark or Arrow."""
+    path = wh.resolve(path)
     if isinstance(like, pa.Table):
         return pads.dataset(path, format="parquet", filesystem=wh.fs).to_table()
     return like.sparkSession.read.parquet(wh.to_uri(path))

@@ -1,5 +1,5 @@
-"""Naming, reading and writing one partition of a warehouse table ("<layer>/<name>") from the
-assets, with Spark or Arrow."""
+"""Naming, reading and writing one partition of a warehouse table (a `schemas.registry.TableSpec`)
+from the assets, with Spark or Arrow."""
 
 from __future__ import annotations
 
@@ -12,47 +12,56 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 from pyspark.sql import DataFrame, SparkSession
 
-from storage.locks import partition_lock
+from schemas.registry import TableSpec
 from storage.warehouse import Warehouse
 
-# A concurrent run of the same partition computes the same table; waiting for its write is
-# cheaper than failing the run.
-SWAP_LOCK_TIMEOUT_S = 600.0
+#: The asset key prefix and group of the published sets.
+PUBLISHED_GROUP = "published"
 
 
-def asset_key(table: str) -> dg.AssetKey:
-    return dg.AssetKey(table.split("/"))
+def asset_key(table: TableSpec) -> dg.AssetKey:
+    """The asset of a table: ["<layer>", "<name>"] for a warehouse table, ["published", "<name>"]
+    for a published set."""
+    return dg.AssetKey([table.layer or PUBLISHED_GROUP, table.name])
 
 
-def read_spark(session: SparkSession, wh: Warehouse, table: str, partition: str) -> DataFrame:
-    """`table` is "<layer>/<name>"."""
-    return session.read.parquet(wh.table_uri(*table.split("/"), partition))
+def current_version(wh: Warehouse, table: TableSpec, partition: str) -> str:
+    """The version directory of the partition that a read starting now reads whole; a lazy Spark
+    DataFrame keeps reading it after a rewrite switches the partition (`Warehouse.resolve`)."""
+    return wh.resolve(wh.table_path(table.layer, table.name, partition))
 
 
-def read_arrow(wh: Warehouse, table: str, partition: str) -> pa.Table:
-    return pq.read_table(wh.table_path(*table.split("/"), partition), filesystem=wh.fs)
+def partition_path(wh: Warehouse, table: TableSpec, partition: str) -> str:
+    return wh.table_path(table.layer, table.name, partition)
+
+
+def read_spark(session: SparkSession, wh: Warehouse, table: TableSpec, partition: str) -> DataFrame:
+    return session.read.parquet(wh.to_uri(current_version(wh, table, partition)))
+
+
+def read_arrow(wh: Warehouse, table: TableSpec, partition: str) -> pa.Table:
+    return pq.read_table(current_version(wh, table, partition), filesystem=wh.fs)
 
 
 @contextlib.contextmanager
-def replacing_partition(wh: Warehouse, table: str, partition: str) -> Iterator[str]:
-    """A staging directory that replaces the partition whole when the block succeeds. Two runs of
-    one partition write the same rows; the lock keeps their swaps from interleaving."""
-    final = wh.table_path(*table.split("/"), partition)
-    with partition_lock(wh, table, partition, SWAP_LOCK_TIMEOUT_S), wh.staged_dir(final) as staging:
+def replacing_partition(wh: Warehouse, table: TableSpec, partition: str) -> Iterator[str]:
+    """A directory that becomes the partition's new version when the block succeeds: atomic for
+    readers, one writer of the partition at a time (`Warehouse.staged_dir`)."""
+    with wh.staged_dir(wh.table_path(table.layer, table.name, partition)) as staging:
         yield staging
 
 
-def write_spark(df: DataFrame, wh: Warehouse, table: str, partition: str) -> str:
+def write_spark(df: DataFrame, wh: Warehouse, table: TableSpec, partition: str) -> str:
     """Replace the partition with `df`; returns its path."""
     with replacing_partition(wh, table, partition) as staging:
         df.write.mode("overwrite").parquet(wh.to_uri(staging))
-    return wh.table_path(*table.split("/"), partition)
+    return partition_path(wh, table, partition)
 
 
-def write_arrow(data: pa.Table, wh: Warehouse, table: str, partition: str) -> str:
+def write_arrow(data: pa.Table, wh: Warehouse, table: TableSpec, partition: str) -> str:
     with replacing_partition(wh, table, partition) as staging:
         pq.write_table(data, f"{staging}/part-0.parquet", filesystem=wh.fs)
-    return wh.table_path(*table.split("/"), partition)
+    return partition_path(wh, table, partition)
 
 
 def parquet_rows(wh: Warehouse, path: str) -> int:

@@ -6,7 +6,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from schemas.tables import RAW_TABLES
+from schemas.registry import RAW_TABLES
 
 
 class TableSink:

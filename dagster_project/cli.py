@@ -18,6 +18,7 @@ if typing.TYPE_CHECKING:
     import dagster as dg
     from dagster_shared.error import SerializableErrorInfo
 
+    from dagster_project.llm_resource import LLMEngineResource
     from dagster_project.resources import SourceResource
 
 DEMO_DATA = "./demo_data"
@@ -67,6 +68,42 @@ def synth(out: str, users: int, items: int, interactions: int, seed: int) -> Non
     click.echo(f"wrote {summary['interactions']:,} interactions to {out}")
 
 
+def _engine_options(f):
+    """--engine/--base-url/--model (default: RECAUG_ENGINE/RECAUG_BASE_URL/RECAUG_MODEL, else the
+    embedded model) and --retry-refused."""
+    options = [
+        click.option("--engine", type=click.Choice(["llamacpp", "openai", "vllm"]), default=None,
+                     help="LLM engine (default: $RECAUG_ENGINE, else the embedded llamacpp model)."),
+        click.option("--base-url", default=None, help="openai engine: the server's URL (default: $RECAUG_BASE_URL)."),
+        click.option("--model", default=None, help="The model's name or GGUF path (default: $RECAUG_MODEL)."),
+        click.option("--retry-refused", is_flag=True,
+                     help="Send again the requests the engine refused before, however recent the refusal."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _engine_resource(engine: str | None, base_url: str | None, model: str | None, retry_refused: bool):
+    """The LLM resource of a run, checked with one tiny request: a dead or stalled server fails here,
+    in seconds, before any asset runs."""
+    from dagster_project.llm_resource import llm_resource_from_env
+    from llm_jobs.engines.base import EngineError
+    from llm_jobs.handler import checked_engine
+
+    llm = llm_resource_from_env(kind=engine, base_url=base_url, model=model)
+    if retry_refused:
+        llm = llm.model_copy(update={"job": llm.job.model_copy(update={"retry_refused": True})})
+    try:
+        checked_engine(llm.engine_factory())
+    except (EngineError, ValueError) as exc:
+        raise click.ClickException(
+            f"LLM engine {llm.kind}: {exc} (choose the engine with --engine/--base-url/--model "
+            "or RECAUG_ENGINE/RECAUG_BASE_URL/RECAUG_MODEL)"
+        ) from exc
+    return llm
+
+
 def _traceback_option(f):
     return click.option(
         "--traceback",
@@ -113,6 +150,7 @@ def _run_pipeline(
     warehouse: str,
     *,
     source: SourceResource | None = None,
+    llm: LLMEngineResource | None = None,
     selection: dg.AssetSelection | None = None,
     show_traceback: bool = False,
 ) -> None:
@@ -126,6 +164,8 @@ def _run_pipeline(
     resources = {**default_resources(), "warehouse": WarehouseResource(base_url=warehouse)}
     if source is not None:
         resources["source"] = source
+    if llm is not None:
+        resources["llm"] = llm
     home = _dagster_home()
     with dg.DagsterInstance.from_config(str(home)) as instance:
         result = dg.materialize(
@@ -204,20 +244,23 @@ def _print_run_summary(result: dg.ExecuteInProcessResult, instance: dg.DagsterIn
 
 def _ingest_lines(metadata: dict, partition: str | None) -> list[str]:
     """Ingest counts (raw.* materializations) and the interactions deduplication dropped."""
+    from schemas.registry import Features, Raw
+
+    interactions, quarantine, clean = Raw.INTERACTIONS.key, Raw.QUARANTINE.key, Features.CLEAN_INTERACTIONS.key
     lines = []
-    if "raw/interactions" in metadata:
-        ingest = metadata["raw/interactions"]["ingest"]
+    if interactions in metadata:
+        ingest = metadata[interactions]["ingest"]
         lines.append(
             f"Ingested ({ingest['format']}): {ingest['rows_interactions']:,} interactions, "
             f"{ingest['rows_reviews']:,} reviews, {ingest['rows_items']:,} items; "
             f"{ingest['excluded_after_as_of']:,} records after {partition} left out"
         )
-    if "raw/quarantine" in metadata:
-        quarantine = metadata["raw/quarantine"]
-        reasons = ", ".join(f"{reason} {n:,}" for reason, n in sorted(quarantine["quarantined_by_reason"].items()))
-        lines.append(f"Quarantined: {quarantine['rows']:,} records" + (f" ({reasons})" if reasons else ""))
-    if "raw/interactions" in metadata and "features/clean_interactions" in metadata:
-        dropped = metadata["raw/interactions"]["rows"] - metadata["features/clean_interactions"]["rows"]
+    if quarantine in metadata:
+        quarantined = metadata[quarantine]
+        reasons = ", ".join(f"{reason} {n:,}" for reason, n in sorted(quarantined["quarantined_by_reason"].items()))
+        lines.append(f"Quarantined: {quarantined['rows']:,} records" + (f" ({reasons})" if reasons else ""))
+    if interactions in metadata and clean in metadata:
+        dropped = metadata[interactions]["rows"] - metadata[clean]["rows"]
         lines.append(f"Duplicates dropped: {dropped:,} interactions (same user and item; the latest is kept)")
     return lines
 
@@ -307,6 +350,7 @@ def _print_published(warehouse: str) -> None:
     help="As-of day (YYYY-MM-DD): records after it are excluded.",
 )
 @_warehouse_option
+@_engine_options
 @_traceback_option
 def run(
     source: str,
@@ -318,6 +362,10 @@ def run(
     allow_partial_input: bool,
     partition: str,
     warehouse: str,
+    engine: str | None,
+    base_url: str | None,
+    model: str | None,
+    retry_refused: bool,
     show_traceback: bool,
 ) -> None:
     """Ingest, compute features, publish the training sets of one day and evaluate them."""
@@ -333,7 +381,9 @@ def run(
         items_path=items_path,
         allow_partial_input=allow_partial_input,
     )
-    _run_pipeline(partition, warehouse, source=_checked_source(resource), show_traceback=show_traceback)
+    source = _checked_source(resource)
+    llm = _engine_resource(engine, base_url, model, retry_refused)
+    _run_pipeline(partition, warehouse, source=source, llm=llm, show_traceback=show_traceback)
     _print_published(warehouse)
     _print_evaluation(warehouse, partition)
 
@@ -372,14 +422,15 @@ def _print_evaluation(warehouse: str, partition: str) -> None:
 
 
 def _live_partition(warehouse: str) -> str:
+    from schemas.registry import Published
     from storage.publishing import latest_version, read_manifest
     from storage.warehouse import Warehouse
 
     wh = Warehouse(warehouse)
-    version = latest_version(wh, "interactions_train")
+    version = latest_version(wh, Published.INTERACTIONS_TRAIN.key)
     if version is None:
         raise click.ClickException(f"nothing is published in {warehouse}: run `recaug run` or `recaug demo` first")
-    return read_manifest(wh, "interactions_train", version)["partition"]
+    return read_manifest(wh, Published.INTERACTIONS_TRAIN.key, version)["partition"]
 
 
 @main.command()
@@ -390,9 +441,12 @@ def evaluate(warehouse: str, partition: str | None, show_traceback: bool) -> Non
     """Train each augmentation's consumer model without and with it, and publish the report."""
     import dagster as dg
 
+    from dagster_project.assets.table_io import asset_key
+    from schemas.registry import Published
+
     partition = partition or _live_partition(warehouse)
     _check_partition(partition)
-    selection = dg.AssetSelection.groups("evaluation") | dg.AssetSelection.assets(["published", "evaluation_report"])
+    selection = dg.AssetSelection.groups("evaluation") | dg.AssetSelection.assets(asset_key(Published.EVALUATION_REPORT))
     _run_pipeline(partition, warehouse, selection=selection, show_traceback=show_traceback)
     _print_evaluation(warehouse, partition)
 

@@ -3,11 +3,14 @@
 `kind` picks the engine (`llamacpp` embedded default, `openai` for any OpenAI-compatible server,
 `vllm` on a GPU); the rest of the fields are that engine's options and how jobs run (batching,
 retries, reject threshold, Beam runner). Secrets stay in the environment: only the *name* of the
-variable holding the API key is configuration.
+variable holding the API key is configuration. `llm_resource_from_env` picks the engine from
+RECAUG_ENGINE / RECAUG_BASE_URL / RECAUG_MODEL (and `recaug run --engine/--base-url/--model`).
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,17 +32,8 @@ class BuildEngine:
         return build_engine(self.kind, **dict(self.options))
 
 
-class LLMJobSettings(dg.Config):
-    """How jobs run; see llm_jobs.config.LLMJobConfig."""
-
-    min_batch_size: int = 1
-    max_batch_size: int = 8
-    max_attempts: int = 3
-    max_reject_rate: float = 0.2
-    runner: str = "DirectRunner"
-    pipeline_options: dict[str, str] = {}
-    share_engine_across_processes: bool = False
-    progress: bool = True
+class LLMJobSettings(dg.Config, LLMJobConfig):
+    """How jobs run: the fields, defaults and bounds of llm_jobs.config.LLMJobConfig."""
 
 
 class LLMEngineResource(dg.ConfigurableResource):
@@ -54,6 +48,8 @@ class LLMEngineResource(dg.ConfigurableResource):
     concurrency: int = 8
     timeout_s: float = 60
     max_retries: int = 4
+    # openai: one request's time over all its attempts.
+    deadline_s: float = 120
     # openai: "json_schema" (OpenAI, vllm serve) or "json_object" (llama-cpp-python's server).
     structured_output: str = "json_schema"
     tensor_parallel_size: int = 1
@@ -75,6 +71,7 @@ class LLMEngineResource(dg.ConfigurableResource):
                 "concurrency": self.concurrency,
                 "timeout_s": self.timeout_s,
                 "max_retries": self.max_retries,
+                "deadline_s": self.deadline_s,
                 "structured_output": self.structured_output,
             }
         if self.kind == "vllm":
@@ -91,4 +88,15 @@ class LLMEngineResource(dg.ConfigurableResource):
         return BuildEngine(self.kind, tuple(sorted(self.engine_options(logprobs).items())))
 
     def job_config(self) -> LLMJobConfig:
-        return LLMJobConfig(**self.job.model_dump())
+        return LLMJobConfig.model_validate(self.job.model_dump())
+
+
+ENGINE_ENV = {"kind": "RECAUG_ENGINE", "base_url": "RECAUG_BASE_URL", "model": "RECAUG_MODEL"}
+
+
+def llm_resource_from_env(environ: Mapping[str, str] = os.environ, **overrides: Any) -> LLMEngineResource:
+    """The engine named by `overrides` (None values are skipped), else by RECAUG_ENGINE,
+    RECAUG_BASE_URL and RECAUG_MODEL, else the embedded default."""
+    fields = {name: environ[var] for name, var in ENGINE_ENV.items() if environ.get(var)}
+    fields |= {name: value for name, value in overrides.items() if value is not None}
+    return LLMEngineResource(**fields)

@@ -7,19 +7,23 @@ is configuration, not code.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+from collections.abc import Iterator
 
 import dagster as dg
 from pydantic import PrivateAttr
 from pyspark.sql import SparkSession
 
-from dagster_project.llm_resource import LLMEngineResource
+from dagster_project.llm_resource import llm_resource_from_env
 from evaluation.run import EvaluationConfig
 from llm_jobs.augmentation_config import ReaseqConfig, ReformConfig
 from llm_jobs.factor_sets import FactorSet, resolve_factor_set
 from llm_jobs.text_encoder import TextEncoder
 from schemas.contracts import ValidationThresholds
+from storage.catalog import sync_catalog
+from storage.locks import DEFAULT_TIMEOUT_S, run_lock
 from storage.warehouse import Warehouse
 from transforms.config import (
     FeatureConfig,
@@ -31,6 +35,8 @@ from transforms.config import (
 from transforms.readers.source import SourceSpec
 from transforms.spark import build_spark_session
 
+PARTITION_TAG = "dagster/partition"  # the partition of a run, as Dagster tags it
+
 
 class WarehouseResource(dg.ConfigurableResource):
     """Base URL of the warehouse: a local directory or any pyarrow/fsspec filesystem URL."""
@@ -38,13 +44,25 @@ class WarehouseResource(dg.ConfigurableResource):
     base_url: str = "./warehouse"
     # Published versions kept per set (at least 2); older ones are pruned after each publication.
     keep_versions: int = 5
-    # How long a run waits for another run writing the same partition or set; 0 fails at once,
-    # naming the holder.
-    lock_timeout_s: float = 0.0
+    # How long a run waits for another run of the same day to finish, or for another run publishing
+    # the same set; past it, the run fails naming the holder. The one setting for every lock wait.
+    lock_timeout_s: float = DEFAULT_TIMEOUT_S
 
     @property
     def warehouse(self) -> Warehouse:
         return Warehouse(self.base_url)
+
+    @contextlib.contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[WarehouseResource]:
+        """Held for the whole run (one process per run): the day's run lock, so a second run of the
+        same day waits for the first instead of racing it; and, once it holds it, the DuckDB catalog
+        synced with the live snapshot, should a killed run have left it stale."""
+        partition = context.dagster_run.tags.get(PARTITION_TAG) if context.dagster_run else None
+        owner = f"run {context.dagster_run.run_id}" if context.dagster_run else None
+        held = run_lock(self.warehouse, partition, self.lock_timeout_s, owner) if partition else contextlib.nullcontext()
+        with held:
+            sync_catalog(self.warehouse)
+            yield self
 
 
 class SparkResource(dg.ConfigurableResource):
@@ -94,31 +112,25 @@ class SourceResource(dg.ConfigurableResource):
         )
 
 
-class FeaturesResource(dg.ConfigurableResource):
-    """Settings of the Spark feature jobs (see transforms.config for their meaning)."""
+class SplitSettings(dg.Config, SplitConfig):
+    """The train/valid/test split (transforms.config.SplitConfig), as Dagster config."""
 
-    k_core: int = 0
-    k_core_max_rounds: int = 30
-    cold_max_history: int = 3
-    long_tail_quantile: float = 0.2
-    sequence_length: int = 50
-    max_reviews_per_entity: int = 100
-    seed: int = 0
-    split_strategy: str = "leave_last_out"
-    i2i_top_k: int = 50
+
+class I2ISettings(dg.Config, I2IConfig):
+    """Item-to-item retrieval (transforms.config.I2IConfig), as Dagster config."""
+
+
+class FeaturesResource(dg.ConfigurableResource, FeatureConfig):
+    """Settings of the Spark feature jobs (see transforms.config.FeatureConfig for their meaning).
+
+    Dagster config takes only dg.Config models as nested fields, hence the two Settings twins of
+    FeatureConfig's nested models; their fields and defaults are the configs' own."""
+
+    split: SplitSettings = SplitSettings()
+    i2i: I2ISettings = I2ISettings()
 
     def config(self) -> FeatureConfig:
-        return FeatureConfig(
-            k_core=self.k_core,
-            k_core_max_rounds=self.k_core_max_rounds,
-            cold_max_history=self.cold_max_history,
-            long_tail_quantile=self.long_tail_quantile,
-            sequence_length=self.sequence_length,
-            max_reviews_per_entity=self.max_reviews_per_entity,
-            seed=self.seed,
-            split=SplitConfig(strategy=self.split_strategy),
-            i2i=I2IConfig(top_k=self.i2i_top_k),
-        )
+        return FeatureConfig.model_validate(self.model_dump())
 
 
 class I2ISynthesisResource(dg.ConfigurableResource, I2ISynthesisConfig):
@@ -206,7 +218,7 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
             format=os.environ.get("RECAUG_SOURCE_FORMAT", "auto"),
         ),
         "features": FeaturesResource(),
-        "llm": LLMEngineResource(),
+        "llm": llm_resource_from_env(),
         "i2i_synthesis": I2ISynthesisResource(),
         "slmr": SLMRResource(),
         "reform": ReformResource(),

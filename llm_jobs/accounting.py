@@ -23,6 +23,7 @@ RUN_SCHEMA = pa.schema(
         ("rows", pa.int64()),
         ("requests_sent", pa.int64()),
         ("cache_hits", pa.int64()),
+        ("cache_quarantined", pa.int64()),  # null in records written before it existed
         ("prompt_tokens", pa.int64()),
         ("completion_tokens", pa.int64()),
         ("wall_seconds", pa.float64()),
@@ -43,6 +44,7 @@ SUMMARY_FIELDS = (
     "rows",
     "requests_sent",
     "cache_hits",
+    "cache_quarantined",
     "prompt_tokens",
     "completion_tokens",
     "wall_seconds",
@@ -65,6 +67,8 @@ class JobResult:
     # Distinct requests sent to the engine, over all attempts; the rest were answered by the cache.
     requests_sent: int
     cache_hits: int
+    # Unreadable cache batch files moved to llm/_cache_quarantine/ (their requests were sent again).
+    cache_quarantined: int
     prompt_tokens: int
     completion_tokens: int
     wall_seconds: float

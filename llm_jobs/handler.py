@@ -1,11 +1,17 @@
-"""A Beam `ModelHandler` that sends batches of requests to an engine and commits the responses."""
+"""A Beam `ModelHandler` that sends batches of requests to an engine and commits the responses.
+
+Engines are shared per process and factory (`shared_engine`); so are the health check, done once
+before an engine's first request (`checked_engine`), and the engine time spent, which the
+handler holds against `LLMJobConfig.engine_budget_s`. A `recaug run` is one process, so these
+are per run there; under Dagster's multiprocess executor they are per step.
+"""
 
 from __future__ import annotations
 
 import atexit
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from apache_beam.metrics import Metrics
@@ -14,7 +20,7 @@ from tqdm import tqdm
 
 from llm_jobs.cache import CachedResponse, ResponseCache, now_utc
 from llm_jobs.config import LLMJobConfig
-from llm_jobs.engines.base import Engine, EngineError, EngineRequest
+from llm_jobs.engines.base import BatchFailed, Completion, Engine, EngineError, EngineRequest, HealthChecked
 
 #: A picklable, hashable callable building an engine (e.g. a frozen dataclass); it travels to workers.
 EngineFactory = Callable[[], Engine]
@@ -33,6 +39,37 @@ def shared_engine(factory: EngineFactory) -> Engine:
         if engine is None:
             engine = _engines[factory] = factory()
         return engine
+
+
+_healthy: set[EngineFactory] = set()
+_engine_seconds: dict[EngineFactory, float] = {}
+
+
+class EngineBudgetSpent(EngineError):
+    """The engine time allowed to this run (`engine_budget_s`) is used up."""
+
+
+def checked_engine(factory: EngineFactory) -> Engine:
+    """`shared_engine(factory)`, health-checked before its first use in this process when it sits
+    behind a network hop (a failed check raises EngineError and is tried again next time)."""
+    engine = shared_engine(factory)
+    with _engines_lock:
+        if factory not in _healthy:
+            if isinstance(engine, HealthChecked):
+                engine.check_health()
+            _healthy.add(factory)
+    return engine
+
+
+def engine_seconds(factory: EngineFactory) -> float:
+    """Seconds this process has spent waiting on the engine of `factory`."""
+    with _engines_lock:
+        return _engine_seconds.get(factory, 0.0)
+
+
+def _spend(factory: EngineFactory, seconds: float) -> None:
+    with _engines_lock:
+        _engine_seconds[factory] = _engine_seconds.get(factory, 0.0) + seconds
 
 
 @atexit.register
@@ -66,6 +103,7 @@ class LLMModelHandler(ModelHandler[KeyedRequest, PredictionResult, Engine]):
         self._model_id = model_id
         self._task_version = task_version
         self._total = total_requests
+        self._budget_s = config.engine_budget_s
         self._show_progress = config.progress
         # Progress state lives on the worker, from its first batch on.
         self._bar: tqdm | None = None
@@ -82,18 +120,37 @@ class LLMModelHandler(ModelHandler[KeyedRequest, PredictionResult, Engine]):
         self, batch: Sequence[KeyedRequest], model: Engine, inference_args: dict[str, Any] | None = None
     ) -> list[PredictionResult]:
         self._started = self._started or time.perf_counter()
-        completions = model.generate([request for _, request in batch])
+        spent = engine_seconds(self._factory)
+        if self._budget_s is not None and spent >= self._budget_s:
+            raise EngineBudgetSpent(
+                f"{self._model_id}: the run's engine time budget (engine_budget_s={self._budget_s:g}) is spent "
+                f"({spent:.0f} s); responses committed so far stay cached"
+            )
+        clock = time.perf_counter()
+        try:
+            completions = model.generate([request for _, request in batch])
+        except BatchFailed as failure:
+            # Answers that came back before the failure are kept, so a rerun does not pay for them again.
+            self._commit(batch, failure.answered)
+            raise
+        finally:
+            _spend(self._factory, time.perf_counter() - clock)
         if len(completions) != len(batch):
             raise EngineError(f"{self._model_id}: {len(completions)} completions for {len(batch)} requests")
-        created_at = now_utc()
         # Committed before returning, batch by batch: whatever a kill interrupts later, these
         # responses are durable, so a job loses at most the batches still in flight.
-        self._cache.commit(
-            CachedResponse(key, self._model_id, self._cache.task_name, self._task_version, completion, created_at)
-            for (key, _), completion in zip(batch, completions)
-        )
+        self._commit(batch, dict(enumerate(completions)))
         self._record(completions)
         return [PredictionResult(key, completion, self._model_id) for (key, _), completion in zip(batch, completions)]
+
+    def _commit(self, batch: Sequence[KeyedRequest], completions: Mapping[int, Completion]) -> None:
+        created_at = now_utc()
+        self._cache.commit(
+            CachedResponse(
+                batch[i][0], self._model_id, self._cache.task_name, self._task_version, completion, created_at
+            )
+            for i, completion in sorted(completions.items())
+        )
 
     def _record(self, completions: Sequence) -> None:
         completion_tokens = sum(c.completion_tokens for c in completions)

@@ -1,5 +1,10 @@
 """Run one task over a partition's rows: render, skip what the cache holds, generate through Beam,
-validate, retry invalid rows with new seeds, write accepted rows, rejects and the run record."""
+validate, retry invalid rows with new seeds, write accepted rows, rejects and the run record.
+
+A cached refusal answers its request only while it is younger than `refusal_max_age_s` and, with
+`retry_refused`, only when this run stored it. The engine is health-checked before the first request
+this process sends it (`handler.checked_engine`).
+"""
 
 from __future__ import annotations
 
@@ -7,16 +12,17 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
 
 from llm_jobs.accounting import JobResult, write_run
-from llm_jobs.cache import ResponseCache, now_utc
+from llm_jobs.cache import ResponseCache, is_fresh, now_utc
 from llm_jobs.cache_key import request_key
 from llm_jobs.config import LLMJobConfig
 from llm_jobs.engines.base import Completion, EngineError
-from llm_jobs.handler import EngineFactory, KeyedRequest, LLMModelHandler, shared_engine
+from llm_jobs.handler import EngineFactory, KeyedRequest, LLMModelHandler, checked_engine, shared_engine
 from llm_jobs.outputs import accepted_path, rejects_path, write_partition
 from llm_jobs.pipeline import send_requests
 from llm_jobs.task import HALLUCINATED_ID, UNPARSEABLE, Task, failure_kind
@@ -54,14 +60,21 @@ class _Tally:
 
 
 def _engine_failure(task: Task, model_id: str, exc: Exception, committed: int) -> EngineError:
-    # Beam re-raises a worker's error wrapped in its own; the innermost cause holds the engine's message.
+    # Beam re-raises a worker's error wrapped in its own; the outermost EngineError in the chain (or
+    # else the innermost cause) holds the engine's message.
     root = exc
-    while root.__cause__ is not None:
+    while root.__cause__ is not None and not isinstance(root, EngineError):
         root = root.__cause__
     return EngineError(
         f"task {task.name}: generating with {model_id} failed: {root}; "
         f"the {committed} responses committed before the failure stay cached"
     )
+
+
+def _refusals_since(config: LLMJobConfig, started_at: datetime) -> datetime:
+    """Cached refusals stored before this moment are sent again."""
+    aged = now_utc() - timedelta(seconds=config.refusal_max_age_s)
+    return max(aged, started_at) if config.retry_refused else aged
 
 
 def _generate(
@@ -72,18 +85,22 @@ def _generate(
     model_id: str,
     config: LLMJobConfig,
     tally: _Tally,
+    started_at: datetime,
 ) -> dict:
-    """Responses for every row of `keyed`, sending only the requests the cache does not hold."""
+    """Responses for every row of `keyed`, sending only the requests the cache does not answer."""
     cached = cache.load()
-    to_send = {key: request for key, request in keyed.values() if key not in cached}
-    tally.cache_hits += sum(1 for key, _ in keyed.values() if key in cached)
+    since = _refusals_since(config, started_at)
+    to_send = {key: request for key, request in keyed.values() if key not in cached or not is_fresh(cached[key], since)}
+    tally.cache_hits += sum(1 for key, _ in keyed.values() if key not in to_send)
     if to_send:
-        before = len(cached)
+        before = sum(1 for entry in cached.values() if entry.created_at >= started_at)
         handler = LLMModelHandler(engine_factory, cache, model_id, task.version, len(to_send), config)
         try:
+            checked_engine(engine_factory)
             send_requests(list(to_send.items()), handler, config)
         except Exception as exc:
-            raise _engine_failure(task, model_id, exc, len(cache.load()) - before) from exc
+            committed = sum(1 for entry in cache.load().values() if entry.created_at >= started_at) - before
+            raise _engine_failure(task, model_id, exc, committed) from exc
         cached = cache.load()
         tally.requests_sent += len(to_send)
         tally.prompt_tokens += sum(cached[key].completion.prompt_tokens for key in to_send)
@@ -108,6 +125,7 @@ def _validate_with_retries(
     model_id: str,
     config: LLMJobConfig,
     tally: _Tally,
+    started_at: datetime,
 ) -> dict[int, _Outcome]:
     outcomes: dict[int, _Outcome] = {}
     pending = list(range(len(rows)))
@@ -116,7 +134,7 @@ def _validate_with_retries(
         for index in pending:
             request = task.render(rows[index], seed_offset=attempt)
             keyed[index] = (request_key(model_id, task.name, task.version, request), request)
-        responses = _generate(task, keyed, cache, engine_factory, model_id, config, tally)
+        responses = _generate(task, keyed, cache, engine_factory, model_id, config, tally, started_at)
         still_invalid = []
         for index in pending:
             outcomes[index] = _judge(task, rows[index], responses[index].completion, attempt + 1)
@@ -163,7 +181,9 @@ def run_llm_job(
     model_id = shared_engine(engine_factory).model_id
     cache = ResponseCache(warehouse, task.name)
     tally = _Tally()
-    outcomes = _validate_with_retries(task, table.to_pylist(), cache, engine_factory, model_id, config, tally)
+    outcomes = _validate_with_retries(
+        task, table.to_pylist(), cache, engine_factory, model_id, config, tally, started_at
+    )
     keys = table.select(list(task.key_columns))
     output_path, rejects_dir, rejected = _write_outputs(warehouse, task, partition, keys, outcomes, model_id)
     wall = time.perf_counter() - clock
@@ -176,6 +196,7 @@ def run_llm_job(
         rows=table.num_rows,
         requests_sent=tally.requests_sent,
         cache_hits=tally.cache_hits,
+        cache_quarantined=len(cache.quarantined),
         prompt_tokens=tally.prompt_tokens,
         completion_tokens=tally.completion_tokens,
         wall_seconds=wall,

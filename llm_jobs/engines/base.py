@@ -7,7 +7,7 @@ and validating what comes back is the job runner's.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -47,14 +47,26 @@ class Completion:
     # Set when the engine refused this one request (a prompt longer than the context window, a
     # request the server calls invalid): the row is retried, then rejected, and the job goes on.
     error: str | None = None
+    # The refusal's reason class ("invalid_request", "http_413", ...), set with `error`; a cached
+    # refusal is sent again once it is older than the job's refusal_max_age_s.
+    refusal: str | None = None
 
 
-def refused(error: str) -> Completion:
-    return Completion(text="", prompt_tokens=0, completion_tokens=0, finish_reason="error", error=error)
+def refused(error: str, reason: str) -> Completion:
+    return Completion(text="", prompt_tokens=0, completion_tokens=0, finish_reason="error", error=error, refusal=reason)
 
 
 class EngineError(RuntimeError):
     """The engine as a whole failed (dead server, bad model, bad credentials): the job stops."""
+
+
+class BatchFailed(EngineError):
+    """A batch failed after some of its requests were answered; `answered` maps their positions in
+    the batch to their completions, so the caller can keep them."""
+
+    def __init__(self, message: str, answered: Mapping[int, Completion]) -> None:
+        super().__init__(message)
+        self.answered = dict(answered)
 
 
 @runtime_checkable
@@ -67,3 +79,11 @@ class Engine(Protocol):
     def generate(self, requests: Sequence[EngineRequest]) -> list[Completion]: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class HealthChecked(Protocol):
+    """An engine behind a network hop, which can be dead or stalled while it is "built"."""
+
+    def check_health(self) -> None:
+        """Send one tiny request; raise EngineError, quickly, when no answer comes."""

@@ -104,7 +104,7 @@ class LlamaCppEngine:
                 top_logprobs=sampling.top_logprobs if want_logprobs else None,
             )
         except ValueError as exc:  # e.g. the prompt does not fit the context window
-            return refused(f"{self.model_id}: {exc}")
+            return refused(f"{self.model_id}: {exc}", "invalid_request")
         return completion_from_response(response)
 
     def generate(self, requests: Sequence[EngineRequest]) -> list[Completion]:

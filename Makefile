@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: install demo test dev bench bench-llm bench-features bench-e2e bench-incremental bench-scale bench-validation clean
+.PHONY: install demo test test-fast dev bench bench-llm bench-features bench-e2e bench-incremental bench-scale bench-validation clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ demo: $(INSTALLED) | $(DAGSTER_HOME)
 
 test: $(INSTALLED)
 	$(BIN)/pytest
+
+## The tier that needs neither Spark nor the model (tests/unit), in well under a minute.
+test-fast: $(INSTALLED)
+	$(BIN)/pytest tests/unit -m "not spark and not llm"
 
 ## The Dagster UI with the asset graph, runs of `make demo` included.
 dev: $(INSTALLED) | $(DAGSTER_HOME)

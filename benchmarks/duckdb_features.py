@@ -17,30 +17,34 @@ from pathlib import Path
 
 import duckdb
 
+from schemas.registry import Features, Raw, TableSpec
 from transforms.config import FeatureConfig
 
 # The tables in dependency order.
 TABLES = [
-    "clean_interactions",
-    "id_maps",
-    "splits",
-    "user_features",
-    "item_features",
-    "user_sequences",
-    "i2i_pairs",
+    spec.name
+    for spec in (
+        Features.CLEAN_INTERACTIONS,
+        Features.ID_MAPS,
+        Features.SPLITS,
+        Features.USER_FEATURES,
+        Features.ITEM_FEATURES,
+        Features.USER_SEQUENCES,
+        Features.I2I_PAIRS,
+    )
 ]
 
 
 def _sql(cfg: FeatureConfig, raw: str, out: str) -> dict[str, str]:
-    def t(name: str) -> str:
-        return f"read_parquet('{out}/{name}/*.parquet')"
+    def t(spec: TableSpec) -> str:
+        return f"read_parquet('{out}/{spec.name}/*.parquet')"
 
-    def r(name: str) -> str:
-        return f"read_parquet('{raw}/{name}/*.parquet')"
+    def r(spec: TableSpec) -> str:
+        return f"read_parquet('{raw}/{spec.name}/*.parquet')"
 
-    train = f"(SELECT user_idx, item_idx, ts, rating FROM {t('splits')} WHERE split = 'train')"
-    users = f"(SELECT raw_id AS user_id, idx AS user_idx FROM {t('id_maps')} WHERE kind = 'user')"
-    items = f"(SELECT raw_id AS item_id, idx AS item_idx FROM {t('id_maps')} WHERE kind = 'item')"
+    train = f"(SELECT user_idx, item_idx, ts, rating FROM {t(Features.SPLITS)} WHERE split = 'train')"
+    users = f"(SELECT raw_id AS user_id, idx AS user_idx FROM {t(Features.ID_MAPS)} WHERE kind = 'user')"
+    items = f"(SELECT raw_id AS item_id, idx AS item_idx FROM {t(Features.ID_MAPS)} WHERE kind = 'item')"
     split = cfg.split
     # transforms/splits.py, leave_last_out on raw ids: per user by (ts, md5 tie-break), last test,
     # one before valid; users with fewer than min_history rows keep everything in train.
@@ -53,20 +57,20 @@ def _sql(cfg: FeatureConfig, raw: str, out: str) -> dict[str, str]:
                 WHEN row_number() OVER (PARTITION BY user_id ORDER BY ts DESC, {tie} DESC) = 2 THEN 'valid'
                 ELSE 'train'
             END AS split
-        FROM {t('clean_interactions')}
+        FROM {t(Features.CLEAN_INTERACTIONS)}
     )"""
     i2i = cfg.i2i
     return {
         # transforms/cleaning.py: latest ts per (user, item); ties: higher rating (null loses),
         # then lower (source_file, source_line).
-        "clean_interactions": f"""
-            SELECT user_id, item_id, ts, rating FROM {r('interactions')}
+        Features.CLEAN_INTERACTIONS.name: f"""
+            SELECT user_id, item_id, ts, rating FROM {r(Raw.INTERACTIONS)}
             QUALIFY row_number() OVER (
                 PARTITION BY user_id, item_id
                 ORDER BY ts DESC, rating DESC NULLS LAST, source_file ASC NULLS FIRST, source_line ASC NULLS FIRST) = 1
         """,
         # transforms/id_maps.py: per kind, idx 0..n-1 in ascending raw_id order, of training rows.
-        "id_maps": f"""
+        Features.ID_MAPS.name: f"""
             WITH train AS (SELECT * FROM {assigned} WHERE split = 'train')
             SELECT 'user' AS kind, raw_id, CAST(row_number() OVER (ORDER BY raw_id) - 1 AS INTEGER) AS idx
             FROM (SELECT DISTINCT user_id AS raw_id FROM train)
@@ -75,12 +79,12 @@ def _sql(cfg: FeatureConfig, raw: str, out: str) -> dict[str, str]:
             FROM (SELECT DISTINCT item_id AS raw_id FROM train)
         """,
         # transforms/splits.py: the assignment indexed; rows of ids outside id_maps are dropped.
-        "splits": f"""
+        Features.SPLITS.name: f"""
             SELECT u.user_idx, i.item_idx, a.ts, a.rating, a.split
             FROM {assigned} a JOIN {users} u USING (user_id) JOIN {items} i USING (item_id)
         """,
         # transforms/user_features.py
-        "user_features": f"""
+        Features.USER_FEATURES.name: f"""
             WITH stats AS (
                 SELECT user_idx, count(*) AS n, avg(rating) AS rating_mean, stddev_samp(rating) AS rating_std,
                        min(ts) AS first_ts, max(ts) AS last_ts
@@ -96,13 +100,13 @@ def _sql(cfg: FeatureConfig, raw: str, out: str) -> dict[str, str]:
             FROM {users} u LEFT JOIN stats s USING (user_idx)
         """,
         # transforms/item_features.py (+ review_bundles.usable_review_keys, cleaning.deduplicate_items)
-        "item_features": f"""
+        Features.ITEM_FEATURES.name: f"""
             WITH stats AS (
                 SELECT item_idx, count(*) AS popularity, avg(rating) AS rating_mean, count(rating) AS rating_count
                 FROM {train} GROUP BY item_idx
             ),
             latest_reviews AS (
-                SELECT user_id, item_id FROM {r('reviews')}
+                SELECT user_id, item_id FROM {r(Raw.REVIEWS)}
                 WHERE regexp_matches(review_text, '\\S')
                 QUALIFY row_number() OVER (
                     PARTITION BY user_id, item_id ORDER BY ts DESC, source_file, source_line) = 1
@@ -117,7 +121,7 @@ def _sql(cfg: FeatureConfig, raw: str, out: str) -> dict[str, str]:
                 GROUP BY x.item_idx
             ),
             catalog AS (
-                SELECT item_id, title, title_is_fallback, category, price FROM {r('items')}
+                SELECT item_id, title, title_is_fallback, category, price FROM {r(Raw.ITEMS)}
                 QUALIFY row_number() OVER (PARTITION BY item_id ORDER BY source_file, source_line) = 1
             ),
             features AS (
@@ -146,7 +150,7 @@ def _sql(cfg: FeatureConfig, raw: str, out: str) -> dict[str, str]:
             FROM features
         """,
         # transforms/sequences.py: the last max_len by (ts, item_idx), oldest first.
-        "user_sequences": f"""
+        Features.USER_SEQUENCES.name: f"""
             SELECT user_idx, list(item_idx ORDER BY ts, item_idx) AS item_idx, list(ts ORDER BY ts, item_idx) AS ts
             FROM (
                 SELECT user_idx, item_idx, ts FROM {train}
@@ -156,7 +160,7 @@ def _sql(cfg: FeatureConfig, raw: str, out: str) -> dict[str, str]:
         """,
         # transforms/i2i.py, co-occurrence only: capped pairs E, |U_i ∩ U_j|, top_k by
         # (score desc, neighbor_idx asc).
-        "i2i_pairs": f"""
+        Features.I2I_PAIRS.name: f"""
             WITH pairs AS (SELECT user_idx, item_idx, max(ts) AS ts FROM {train} GROUP BY user_idx, item_idx),
             per_user AS (
                 SELECT * FROM pairs

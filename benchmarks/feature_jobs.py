@@ -57,6 +57,7 @@ def _spark_worker(raw: Path, out: Path, threads: int, driver_memory: str) -> dic
     started = time.perf_counter()
     from pyspark.sql import functions as F
 
+    from schemas.registry import Features, Raw
     from schemas.tables import I2I_PAIRS
     from transforms.cleaning import deduplicate_interactions, deduplicate_items
     from transforms.config import FeatureConfig
@@ -84,26 +85,34 @@ def _spark_worker(raw: Path, out: Path, threads: int, driver_memory: str) -> dic
     startup = time.perf_counter() - started
     cfg = FeatureConfig()
 
-    def raw_table(name):
-        return spark.read.parquet(str(raw / name))
+    def raw_table(spec):
+        return spark.read.parquet(str(raw / spec.name))
 
-    def table(name):
-        return spark.read.parquet(str(out / name))
+    def table(spec):
+        return spark.read.parquet(str(out / spec.name))
 
     def train():
-        return table("splits").where(F.col("split") == "train")
+        return table(Features.SPLITS).where(F.col("split") == "train")
 
     # The builds of dagster_project/assets/features.py FEATURE_TABLES; i2i without Swing.
     builds = {
-        "clean_interactions": lambda: deduplicate_interactions(raw_table("interactions")),
-        "id_maps": lambda: build_id_maps(training_rows(assign_splits(table("clean_interactions"), cfg.split))),
-        "splits": lambda: indexed_splits(assign_splits(table("clean_interactions"), cfg.split), table("id_maps")),
-        "user_features": lambda: user_features(train(), table("id_maps"), cfg.cold_max_history),
-        "item_features": lambda: item_features(
-            train(), table("id_maps"), deduplicate_items(raw_table("items")), raw_table("reviews"), cfg.long_tail_quantile
+        Features.CLEAN_INTERACTIONS.name: lambda: deduplicate_interactions(raw_table(Raw.INTERACTIONS)),
+        Features.ID_MAPS.name: lambda: build_id_maps(
+            training_rows(assign_splits(table(Features.CLEAN_INTERACTIONS), cfg.split))
         ),
-        "user_sequences": lambda: user_sequences(train(), cfg.sequence_length),
-        "i2i_pairs": lambda: conform(
+        Features.SPLITS.name: lambda: indexed_splits(
+            assign_splits(table(Features.CLEAN_INTERACTIONS), cfg.split), table(Features.ID_MAPS)
+        ),
+        Features.USER_FEATURES.name: lambda: user_features(train(), table(Features.ID_MAPS), cfg.cold_max_history),
+        Features.ITEM_FEATURES.name: lambda: item_features(
+            train(),
+            table(Features.ID_MAPS),
+            deduplicate_items(raw_table(Raw.ITEMS)),
+            raw_table(Raw.REVIEWS),
+            cfg.long_tail_quantile,
+        ),
+        Features.USER_SEQUENCES.name: lambda: user_sequences(train(), cfg.sequence_length),
+        Features.I2I_PAIRS.name: lambda: conform(
             _top_k(cooccurrence_scores(capped_pairs(train(), cfg.i2i)), "cooccurrence", cfg.i2i.top_k), I2I_PAIRS
         ),
     }

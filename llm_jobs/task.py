@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from llm_jobs.engines.base import Completion, EngineRequest, Sampling
+from validation.junk_text import INSTRUCTION
 
 _CANDIDATE_MARK = "x-recaug-candidate-id"
 #: The least temperature a retry samples at.
@@ -101,9 +102,38 @@ def defuse_markers(text: str) -> str:
     return _MARKER_PAIR.sub(" ", text)
 
 
+# A sentence ends at . ! ? or a line break; an instruction sentence is left out of every prompt.
+_SENTENCE = re.compile(r"[^.!?\n]*(?:[.!?]+|\n|$)")
+_INSTRUCTION = re.compile(INSTRUCTION)
+INSTRUCTION_REMOVED = "[instruction removed]"
+
+
+def without_instructions(text: str) -> str:
+    """`text` with each sentence that instructs a model ("ignore previous instructions", "put X in
+    every field") replaced by INSTRUCTION_REMOVED. The model never reads the injected sentence, so
+    it can neither follow it nor, as the ReaSeq verifier, count it as evidence for the claim it
+    asked for; the catalog fields and the other reviews remain the evidence."""
+    if not _INSTRUCTION.search(text):
+        return text
+    return "".join(_without_instruction(m.group(0)) for m in _SENTENCE.finditer(text))
+
+
+def _without_instruction(sentence: str) -> str:
+    if not _INSTRUCTION.search(sentence):
+        return sentence
+    lead = " " if sentence[:1].isspace() else ""
+    tail = "\n" if sentence.endswith("\n") else ""
+    return f"{lead}{INSTRUCTION_REMOVED}{tail}"
+
+
+def _guarded(text: str) -> str:
+    return defuse_markers(without_instructions(text))
+
+
 def untrusted_block(label: str, text: str | None, max_chars: int) -> str:
-    """Delimit user text as data; its own angle-bracket runs are defused so it cannot end the block."""
-    body = defuse_markers((text or "").strip())[:max_chars]
+    """Delimit user text as data: its own angle-bracket runs are defused so it cannot end the block,
+    and its instruction sentences are left out (`without_instructions`)."""
+    body = _guarded((text or "").strip())[:max_chars]
     return f"{_BLOCK_OPEN.format(label=label)}\n{body}\n{_BLOCK_CLOSE.format(label=label)}"
 
 
@@ -114,7 +144,7 @@ def untrusted_lines(label: str, items: Sequence[Any], max_chars: int) -> str:
     for position, item in enumerate(items):
         key = item["id"] if isinstance(item, Mapping) else position + 1
         text = " ".join((_item_text(item) or "").split())
-        lines.append(f"[{key}] {defuse_markers(text)[:max_chars]}")
+        lines.append(f"[{key}] {_guarded(text)[:max_chars]}")
     body = "\n".join(lines)
     return f"{_BLOCK_OPEN.format(label=label)}\n{body}\n{_BLOCK_CLOSE.format(label=label)}"
 

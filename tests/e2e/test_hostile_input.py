@@ -99,3 +99,17 @@ def test_every_instruction_echo_is_flagged(hostile_run):
     assert check["severity"] == "warning"  # published all the same: block_on_junk is off
     assert check["unexpected_count"] >= echoes
     assert check["success"] is (check["unexpected_count"] == 0)
+
+
+def test_the_injected_payload_reaches_no_text_the_llm_wrote(hostile_run):
+    """The prompts leave the instruction sentence out, so no knowledge the LLM wrote follows it, and
+    the verifier never saw it as evidence (the payload stays in the catalog's own title)."""
+    table = read_set(hostile_run, "item_features")
+    written = [
+        text
+        for column, values in _strings(table).items()
+        if column in free_text_columns(table.column_names)
+        for text in values
+    ]
+    assert written
+    assert [text for text in written if "PWNED_XSS" in text] == []

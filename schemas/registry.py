@@ -142,6 +142,17 @@ class Features:
     )
 
 
+def _reform_profiles(kind: str) -> TableSpec:
+    """ReFORM's profiles of users or items, keyed by the entity's index."""
+    key = f"{kind}_idx"
+    return TableSpec(
+        f"llm/reform_{kind}_profiles",
+        suites.reform_profiles,
+        Contract((key,), {key: kind}, llm_tasks=(REFORM_TASKS[kind],), rates=(EMPTY_FACTOR_RATE, *JUNK_TEXT)),
+        schema_factory=lambda names, dim: tables.reform_profiles_schema(key, names, dim),
+    )
+
+
 class Llm:
     """What the LLM augmentations write, and the feature tables they augment."""
 
@@ -178,22 +189,8 @@ class Llm:
     LLM_PAIRWISE_SUPERVISION = TableSpec(
         "llm/llm_pairwise_supervision", suites.llm_pairwise_supervision, _PAIRWISE, tables.LLM_PAIRWISE_SUPERVISION
     )
-    REFORM_USER_PROFILES = TableSpec(
-        "llm/reform_user_profiles",
-        suites.reform_profiles,
-        Contract(
-            ("user_idx",), {"user_idx": "user"}, llm_tasks=(REFORM_TASKS["user"],), rates=(EMPTY_FACTOR_RATE, *JUNK_TEXT)
-        ),
-        schema_factory=lambda names, dim: tables.reform_profiles_schema("user_idx", names, dim),
-    )
-    REFORM_ITEM_PROFILES = TableSpec(
-        "llm/reform_item_profiles",
-        suites.reform_profiles,
-        Contract(
-            ("item_idx",), {"item_idx": "item"}, llm_tasks=(REFORM_TASKS["item"],), rates=(EMPTY_FACTOR_RATE, *JUNK_TEXT)
-        ),
-        schema_factory=lambda names, dim: tables.reform_profiles_schema("item_idx", names, dim),
-    )
+    REFORM_USER_PROFILES = _reform_profiles("user")
+    REFORM_ITEM_PROFILES = _reform_profiles("item")
     REASEQ_ITEM_KNOWLEDGE = TableSpec(
         "llm/reaseq_item_knowledge",
         suites.item_knowledge,

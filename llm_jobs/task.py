@@ -27,7 +27,7 @@ from pydantic import (
 )
 
 from llm_jobs.engines.base import Completion, EngineRequest, Sampling
-from validation.junk_text import INSTRUCTION
+from schemas.llm_outputs import INSTRUCTION
 
 _CANDIDATE_MARK = "x-recaug-candidate-id"
 #: The least temperature a retry samples at.

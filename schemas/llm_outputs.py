@@ -35,3 +35,14 @@ KNOWLEDGE_FIELDS: dict[str, str] = {
 
 #: The row key of an S-LLMR prompt: one user and one candidate set.
 SLMR_PROMPT = ["user_idx", "candidate_set"]
+
+# An instruction aimed at a model (RE2 syntax, which Arrow's regex kernels use; Python's re reads it
+# too): prompts leave such sentences of untrusted text out, and an LLM output that holds one echoes
+# injected input (validation.junk_text).
+_NEAR = r"[^.!?\n]{0,40}"  # the rest of the instruction, within one sentence
+INSTRUCTION = (
+    rf"(?i)\b(?:ignore|disregard|forget|override)\b{_NEAR}\b(?:instructions?|prompts?|rules|directions|guidelines)\b"
+    rf"|\b(?:put|write|insert|add|fill|repeat|output|print|include)\b{_NEAR}"
+    r"\b(?:in|into|to)\s+(?:every|each|all)\s+(?:fields?|columns?|answers?|outputs?|keys?)\b"
+    r"|\b(?:system|developer)\s+(?:prompt|message)\b|\byou\s+are\s+now\b|\bnew\s+instructions?\s*:"
+)

@@ -25,6 +25,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from schemas.llm_outputs import INSTRUCTION
+
 # RE2 syntax (what Arrow's regex kernels use).
 PLACEHOLDER = r"\[[A-Z][A-Z0-9_ ]{2,}[A-Z0-9_]\]|<[A-Z][A-Z0-9_ ]{2,}[A-Z0-9_]>|\{\{?\s*\w*\s*\}\}?|_{3,}"
 MIN_REPEATS = 3
@@ -32,13 +34,6 @@ MAX_NGRAM = 3
 MIN_TOKENS_FOR_RATIO = 10
 MIN_DISTINCT_RATIO = 0.3
 PUNCTUATION = ".,;:!?\"'`()[]{}<>*&/\\|~+=-_–—…“”‘’«»"
-_NEAR = r"[^.!?\n]{0,40}"  # the rest of the instruction, within one sentence
-INSTRUCTION = (
-    rf"(?i)\b(?:ignore|disregard|forget|override)\b{_NEAR}\b(?:instructions?|prompts?|rules|directions|guidelines)\b"
-    rf"|\b(?:put|write|insert|add|fill|repeat|output|print|include)\b{_NEAR}"
-    r"\b(?:in|into|to)\s+(?:every|each|all)\s+(?:fields?|columns?|answers?|outputs?|keys?)\b"
-    r"|\b(?:system|developer)\s+(?:prompt|message)\b|\byou\s+are\s+now\b|\bnew\s+instructions?\s*:"
-)
 ECHO_SPAN_WORDS = 8
 
 

@@ -24,6 +24,7 @@ from support.llm_server import LlamaServer
 from llm_jobs.engines import available_engine_kinds, build_engine
 from llm_jobs.engines.base import Completion, Engine, EngineError, EngineRequest, Sampling
 from llm_jobs.engines.openai_http import OpenAIEngine
+from llm_jobs.engines.vllm_engine import VLLM_API_VERSION
 from llm_jobs.task import CandidateId, Task
 
 # Every test here talks to the embedded model, some through engines built in the test body.
@@ -84,7 +85,16 @@ def _build(kind: str, request: pytest.FixtureRequest) -> Engine:
     raise AssertionError(kind)
 
 
-@pytest.fixture(scope="module", params=available_engine_kinds())
+def _engine_kinds() -> list:
+    """The engines that can run here; vllm, which needs the `gpu` extra and a CUDA GPU, shows as skipped."""
+    available = available_engine_kinds()
+    if "vllm" in available:
+        return available
+    reason = f"vllm needs vLLM {VLLM_API_VERSION} (pip install 'recaug[gpu]') and a CUDA GPU"
+    return [*available, pytest.param("vllm", marks=pytest.mark.skip(reason=reason))]
+
+
+@pytest.fixture(scope="module", params=_engine_kinds())
 def answered(request):
     """(engine, {name: Completion}) for one engine answering BATCH in a single generate call."""
     engine = _build(request.param, request)

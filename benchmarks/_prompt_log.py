@@ -16,9 +16,12 @@ import json
 import uuid
 from pathlib import Path
 
+import pyarrow.parquet as pq
+
 from llm_jobs import job as llm_job
 from llm_jobs.cache_key import request_key
 from llm_jobs.handler import shared_engine
+from llm_jobs.inputs import PromptInputs
 
 
 def record_prompts(path: Path) -> None:
@@ -27,7 +30,12 @@ def record_prompts(path: Path) -> None:
 
     def recording_run_llm_job(task, rows, engine_factory, warehouse, partition, *args, **kwargs):
         model_id = shared_engine(engine_factory).model_id
-        table_rows = rows if isinstance(rows, list) else rows.to_pylist()
+        if isinstance(rows, PromptInputs):  # a benchmark's prompts are few: read them whole
+            table_rows = [
+                r for shard in rows.shards(warehouse) for r in pq.read_table(shard, filesystem=warehouse.fs).to_pylist()
+            ]
+        else:
+            table_rows = rows if isinstance(rows, list) else rows.to_pylist()
         job_id = uuid.uuid4().hex
         with open(path, "a") as log:
             for row in table_rows:

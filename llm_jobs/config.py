@@ -9,12 +9,16 @@ class LLMJobConfig(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     min_batch_size: int = Field(1, ge=1)
-    max_batch_size: int = Field(8, ge=1, description="at least min_batch_size")
+    # Requests per engine call; None: the engine's own preference (8 for llama.cpp, hundreds for
+    # vLLM and server fleets, see `handler.batching`).
+    max_batch_size: int | None = Field(None, ge=1, description="at least min_batch_size")
     # Attempts per row, the first included; each retry samples again (next seed, temperature >= 0.7).
     max_attempts: int = Field(3, ge=1)
     # The job fails (after writing its rejects and run record) when more rows than this are rejected.
     max_reject_rate: float = Field(0.2, ge=0, le=1)
-    # Any Beam runner ("DataflowRunner", "FlinkRunner", "SparkRunner") with its options as flags.
+    # Any Beam runner ("DataflowRunner", "FlinkRunner", "SparkRunner") with its options as flags; on
+    # the DirectRunner, {"direct_running_mode": "multi_processing", "direct_num_workers": "2"} runs
+    # workers in processes of their own.
     runner: str = Field("DirectRunner", min_length=1)
     pipeline_options: dict[str, str] = Field(default_factory=dict)
     # One engine per machine shared by all worker processes (large models), instead of one per process.
@@ -29,8 +33,8 @@ class LLMJobConfig(BaseModel):
 
     @field_validator("max_batch_size")
     @classmethod
-    def _not_below_min_batch_size(cls, value: int, info: ValidationInfo) -> int:
+    def _not_below_min_batch_size(cls, value: int | None, info: ValidationInfo) -> int | None:
         low = info.data.get("min_batch_size")
-        if low is not None and value < low:
+        if value is not None and low is not None and value < low:
             raise ValueError(f"max_batch_size {value} is below min_batch_size {low}")
         return value

@@ -12,20 +12,22 @@ import atexit
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from apache_beam.metrics import Metrics
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult
-from tqdm import tqdm
 
-from llm_jobs.cache import CachedResponse, ResponseCache, now_utc
+from llm_jobs.cache import CachedResponse, ResponseCache, as_stored, now_utc
 from llm_jobs.config import LLMJobConfig
 from llm_jobs.engines.base import BatchFailed, Completion, Engine, EngineError, EngineRequest, HealthChecked
+from llm_jobs.metrics import METRICS_NAMESPACE, count
+from llm_jobs.progress import advance
 
 #: A picklable, hashable callable building an engine (e.g. a frozen dataclass); it travels to workers.
 EngineFactory = Callable[[], Engine]
 
-METRICS_NAMESPACE = "recaug.llm"
+#: Requests per engine call for an engine that states no preference (`preferred_batch_size`).
+DEFAULT_BATCH_SIZE = 8
 
 _engines: dict[EngineFactory, Engine] = {}
 _engines_lock = threading.RLock()  # factories may build on other shared engines
@@ -80,35 +82,53 @@ def _close_engines() -> None:
             _engines.popitem()[1].close()
 
 
-KeyedRequest = tuple[str, EngineRequest]
+@dataclass(frozen=True, slots=True)
+class RowRequest:
+    """One input row's request at one attempt, as it flows through the pipeline."""
+
+    row: dict[str, Any]
+    attempt: int  # 0 for the first
+    key: str  # cache_key.request_key of the request
+    request: EngineRequest
 
 
-class LLMModelHandler(ModelHandler[KeyedRequest, PredictionResult, Engine]):
+@dataclass(frozen=True)
+class Batching:
+    min_size: int
+    max_size: int
+
+
+def batching(config: LLMJobConfig, engine: Engine) -> Batching:
+    """The configured batch sizes, or the engine's own preference (hundreds for vLLM and server fleets)."""
+    largest = config.max_batch_size or getattr(engine, "preferred_batch_size", DEFAULT_BATCH_SIZE)
+    return Batching(min(config.min_batch_size, largest), largest)
+
+
+class LLMModelHandler(ModelHandler[RowRequest, PredictionResult, Engine]):
     def __init__(
         self,
         engine_factory: EngineFactory,
         cache: ResponseCache,
         model_id: str,
         task_version: str,
-        total_requests: int,
+        run_id: str,
+        sizes: Batching,
         config: LLMJobConfig,
+        progress_total: int | None = None,
     ) -> None:
         super().__init__(
-            min_batch_size=config.min_batch_size,
-            max_batch_size=config.max_batch_size,
+            min_batch_size=sizes.min_size,
+            max_batch_size=sizes.max_size,
             large_model=config.share_engine_across_processes,
         )
         self._factory = engine_factory
         self._cache = cache
         self._model_id = model_id
         self._task_version = task_version
-        self._total = total_requests
+        self._run_id = run_id
         self._budget_s = config.engine_budget_s
-        self._show_progress = config.progress
-        # Progress state lives on the worker, from its first batch on.
-        self._bar: tqdm | None = None
-        self._started = 0.0
-        self._completion_tokens = 0
+        # The first round's handler advances the run's progress bar (`llm_jobs.progress`).
+        self._progress_total = progress_total if config.progress else None
 
     def load_model(self) -> Engine:
         return shared_engine(self._factory)
@@ -117,18 +137,18 @@ class LLMModelHandler(ModelHandler[KeyedRequest, PredictionResult, Engine]):
         return METRICS_NAMESPACE
 
     def run_inference(
-        self, batch: Sequence[KeyedRequest], model: Engine, inference_args: dict[str, Any] | None = None
+        self, batch: Sequence[RowRequest], model: Engine, inference_args: dict[str, Any] | None = None
     ) -> list[PredictionResult]:
-        self._started = self._started or time.perf_counter()
         spent = engine_seconds(self._factory)
         if self._budget_s is not None and spent >= self._budget_s:
             raise EngineBudgetSpent(
                 f"{self._model_id}: the run's engine time budget (engine_budget_s={self._budget_s:g}) is spent "
                 f"({spent:.0f} s); responses committed so far stay cached"
             )
+        engine = checked_engine(self._factory)  # once per process, before its first request
         clock = time.perf_counter()
         try:
-            completions = model.generate([request for _, request in batch])
+            completions = engine.generate([element.request for element in batch])
         except BatchFailed as failure:
             # Answers that came back before the failure are kept, so a rerun does not pay for them again.
             self._commit(batch, failure.answered)
@@ -137,33 +157,31 @@ class LLMModelHandler(ModelHandler[KeyedRequest, PredictionResult, Engine]):
             _spend(self._factory, time.perf_counter() - clock)
         if len(completions) != len(batch):
             raise EngineError(f"{self._model_id}: {len(completions)} completions for {len(batch)} requests")
+        completions = [as_stored(completion) for completion in completions]  # judged as a rerun would
         # Committed before returning, batch by batch: whatever a kill interrupts later, these
         # responses are durable, so a job loses at most the batches still in flight.
         self._commit(batch, dict(enumerate(completions)))
         self._record(completions)
-        return [PredictionResult(key, completion, self._model_id) for (key, _), completion in zip(batch, completions)]
+        return [
+            PredictionResult(element, completion, self._model_id) for element, completion in zip(batch, completions)
+        ]
 
-    def _commit(self, batch: Sequence[KeyedRequest], completions: Mapping[int, Completion]) -> None:
+    def _commit(self, batch: Sequence[RowRequest], completions: Mapping[int, Completion]) -> None:
         created_at = now_utc()
         self._cache.commit(
-            CachedResponse(
-                batch[i][0], self._model_id, self._cache.task_name, self._task_version, completion, created_at
-            )
-            for i, completion in sorted(completions.items())
+            (
+                CachedResponse(
+                    batch[i].key, self._model_id, self._cache.task_name, self._task_version, completion, created_at
+                )
+                for i, completion in sorted(completions.items())
+            ),
+            self._run_id,
         )
 
-    def _record(self, completions: Sequence) -> None:
+    def _record(self, completions: Sequence[Completion]) -> None:
         completion_tokens = sum(c.completion_tokens for c in completions)
-        Metrics.counter(METRICS_NAMESPACE, "requests").inc(len(completions))
-        Metrics.counter(METRICS_NAMESPACE, "prompt_tokens").inc(sum(c.prompt_tokens for c in completions))
-        Metrics.counter(METRICS_NAMESPACE, "completion_tokens").inc(completion_tokens)
-        if not self._show_progress:
-            return
-        if self._bar is None:
-            self._bar = tqdm(total=self._total, unit="req", desc=f"llm {self._cache.task_name}")
-        self._completion_tokens += completion_tokens
-        elapsed = max(time.perf_counter() - self._started, 1e-9)
-        self._bar.set_postfix(tok_s=f"{self._completion_tokens / elapsed:.1f}", refresh=False)
-        self._bar.update(len(completions))
-        if self._bar.n >= self._total:
-            self._bar.close()
+        count("requests_sent", len(completions))
+        count("prompt_tokens", sum(c.prompt_tokens for c in completions))
+        count("completion_tokens", completion_tokens)
+        if self._progress_total is not None:
+            advance(self._run_id, self._cache.task_name, self._progress_total, len(completions), completion_tokens)

@@ -9,9 +9,9 @@ import pyarrow.parquet as pq
 from storage.warehouse import Warehouse
 
 
-def write_parquet_atomic(warehouse: Warehouse, path: str, table: pa.Table) -> None:
+def write_parquet_atomic(warehouse: Warehouse, path: str, table: pa.Table, row_group_size: int | None = None) -> None:
     sink = pa.BufferOutputStream()
-    pq.write_table(table, sink)
+    pq.write_table(table, sink, row_group_size=row_group_size)
     warehouse.write_bytes_atomic(path, sink.getvalue().to_pybytes())
 
 

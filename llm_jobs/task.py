@@ -10,7 +10,7 @@ validation checks the same set.
 
 from __future__ import annotations
 
-import copy
+import functools
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -171,7 +171,15 @@ def _inline_refs(node: Any, defs: Mapping[str, Any]) -> Any:
     return node
 
 
+@functools.cache
+def _flat_schema(output_model: type[BaseModel]) -> dict:
+    """Built once per model and process: pydantic's schema generation costs milliseconds."""
+    schema = output_model.model_json_schema()
+    return _inline_refs(schema, schema.get("$defs", {}))
+
+
 def _fill_candidates(node: Any, candidates: Sequence[str]) -> Any:
+    """A copy of `node` with the candidate marks filled in (containers are new, so `node` stays unchanged)."""
     if isinstance(node, dict):
         if node.get(_CANDIDATE_MARK):
             return {"type": "string", "enum": list(candidates)}
@@ -218,8 +226,9 @@ class Task:
         return [str(c["id"] if isinstance(c, Mapping) else c) for c in row[self.candidates_column]]
 
     def json_schema(self, candidates: Sequence[str] | None) -> dict:
-        schema = self.output_model.model_json_schema()
-        flat = _inline_refs(copy.deepcopy(schema), schema.get("$defs", {}))
+        """The output's JSON schema for a row with `candidates`; shared between rows when it has
+        none, so no one may change it."""
+        flat = _flat_schema(self.output_model)
         if candidates is None:
             return flat
         if not candidates:
@@ -233,7 +242,9 @@ class Task:
         if isinstance(value, (list, tuple)) and column in self.line_lists:
             return untrusted_lines(column.upper(), value, cap)
         if isinstance(value, (list, tuple)):
-            return "\n".join(untrusted_block(_item_label(column, i, v), _item_text(v), cap) for i, v in enumerate(value))
+            return "\n".join(
+                untrusted_block(_item_label(column, i, v), _item_text(v), cap) for i, v in enumerate(value)
+            )
         return untrusted_block(column.upper(), value, cap)
 
     def render(self, row: Mapping[str, Any], seed_offset: int = 0) -> EngineRequest:

@@ -71,8 +71,8 @@ def test_a_cached_refusal_is_sent_again_once_old_or_with_retry_refused(tmp_path,
         engine = OpenAIAt(server.base_url)
         refused = run_llm_job(picks_task(), rows, engine, warehouse, PARTITION, ONCE)
         assert (refused.requests_sent, refused.rejected) == (2, 2)
-        cached = ResponseCache(warehouse, "demo_picks").load().values()
-        assert {entry.completion.refusal for entry in cached} == {"http_413"}
+        cached = ResponseCache(warehouse, "demo_picks").entries()
+        assert set(cached["refusal"].to_pylist()) == {"http_413"}
 
         server.mode = "forward"  # the server is fixed
         fresh = run_llm_job(picks_task(), rows, engine, warehouse, PARTITION, ONCE)
@@ -170,7 +170,7 @@ def test_a_server_stalling_mid_batch_costs_the_deadline_and_keeps_the_answers(tm
             run_llm_job(picks_task(), rows, engine, warehouse, PARTITION, one_batch)
         stalled_for = time.monotonic() - start
         assert "the 2 responses committed before the failure stay cached" in str(failure.value)
-        assert len(ResponseCache(warehouse, "demo_picks").load()) == 2
+        assert ResponseCache(warehouse, "demo_picks").entries().num_rows == 2
 
         server.stall_after = None
         resumed = run_llm_job(picks_task(), rows, engine, warehouse, PARTITION, one_batch)
@@ -184,7 +184,7 @@ def test_the_engine_budget_stops_the_run_between_batches(tmp_path, counting):
     tight = _once(max_batch_size=1, engine_budget_s=1e-6)
     with pytest.raises(EngineError, match="engine_budget_s=1e-06"):
         run_llm_job(picks_task(), review_rows(3), fresh_ledger, warehouse, PARTITION, tight)
-    assert len(ResponseCache(warehouse, "demo_picks").load()) == 1
+    assert ResponseCache(warehouse, "demo_picks").entries().num_rows == 1
 
 
 def _csv_source(tmp_path) -> list[str]:

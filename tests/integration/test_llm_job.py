@@ -11,7 +11,6 @@ from llm_jobs.accounting import runs_dir
 from llm_jobs.cache import ResponseCache
 from llm_jobs.config import LLMJobConfig
 from llm_jobs.job import run_llm_job
-from llm_jobs.parquet_io import committed_files
 from storage.warehouse import Warehouse
 
 CONFIG = LLMJobConfig(min_batch_size=1, max_batch_size=2, progress=False)
@@ -59,7 +58,7 @@ def test_version_bump_reprompts_only_that_task(tmp_path, counting):
     rows = review_rows(3)
     run_llm_job(picks_task("picks_a"), rows, counting, warehouse, PARTITION, CONFIG)
     run_llm_job(picks_task("picks_b"), rows, counting, warehouse, PARTITION, CONFIG)
-    b_files = committed_files(warehouse, ResponseCache(warehouse, "picks_b").directory)
+    b_cache = ResponseCache(warehouse, "picks_b").entries()
 
     before = sent(counting)
     bumped = run_llm_job(picks_task("picks_a", version="2"), rows, counting, warehouse, PARTITION, CONFIG)
@@ -68,7 +67,7 @@ def test_version_bump_reprompts_only_that_task(tmp_path, counting):
     assert bumped.requests_sent == 3 and bumped.cache_hits == 0
     assert other.requests_sent == 0 and other.cache_hits == 3
     assert sent(counting) - before == 3
-    assert committed_files(warehouse, ResponseCache(warehouse, "picks_b").directory) == b_files
+    assert ResponseCache(warehouse, "picks_b").entries() == b_cache
     assert {r["task_version"] for r in outputs(bumped).values()} == {"2"}
-    cached_a = ResponseCache(warehouse, "picks_a").load().values()
-    assert sorted(entry.task_version for entry in cached_a) == ["1"] * 3 + ["2"] * 3
+    cached_a = ResponseCache(warehouse, "picks_a").entries()
+    assert sorted(cached_a["task_version"].to_pylist()) == ["1"] * 3 + ["2"] * 3

@@ -67,7 +67,7 @@ def test_engine_error_fails_fast_and_keeps_committed_batches(tmp_path, counting)
     with pytest.raises(EngineError, match="injected fault: server went away on batch 2"):
         run_llm_job(picks_task(), rows, FailingOnBatch(2, tag=str(tmp_path)), warehouse, PARTITION, ONE_PER_BATCH)
 
-    assert len(ResponseCache(warehouse, "demo_picks").load()) == 1
+    assert ResponseCache(warehouse, "demo_picks").entries().num_rows == 1
     assert not warehouse.exists(warehouse.table_path("llm", "demo_picks", PARTITION))
     resumed = run_llm_job(picks_task(), rows, counting, warehouse, PARTITION, ONE_PER_BATCH)
     assert (resumed.requests_sent, resumed.cache_hits, resumed.accepted) == (2, 1, 3)
@@ -102,7 +102,7 @@ def test_killed_job_resumes_from_committed_batches(tmp_path, counting):
     job.send_signal(signal.SIGKILL)
     job.wait()
 
-    committed = len(ResponseCache(warehouse, "demo_picks").load())
+    committed = ResponseCache(warehouse, "demo_picks").entries().num_rows
     assert 1 <= committed < 6, "the kill must land mid-run"
     # A kill during a write leaves a temp file like this one (the kill above rarely lands there).
     Path(cache_dir, ".batch-torn.parquet.tmp-0").write_bytes(b"PAR1 torn")

@@ -6,8 +6,10 @@ process's engines by them, so equal factories share one loaded model.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from pydantic import BaseModel, Field
 
@@ -122,3 +124,31 @@ class FailingOnBatch:
 
     def __call__(self) -> Engine:
         return _FailingEngine(shared_engine(self.inner), self.fail_on_batch)
+
+
+class _LedgerEngine(CountingEngine):
+    def __init__(self, inner: Engine, ledger: str) -> None:
+        super().__init__(inner)
+        self.ledger = ledger
+
+    def generate(self, requests: Sequence[EngineRequest]) -> list[Completion]:
+        completions = super().generate(requests)
+        with open(self.ledger, "a") as ledger:  # one short append per batch: whole lines across processes
+            ledger.write("".join(f"{os.getpid()}\n" for _ in requests))
+        return completions
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """Instrumentation: a real engine underneath that appends one line per answered request, with the
+    answering process's id, to a file, so requests are counted across worker processes."""
+
+    path: str
+    inner: EngineFactory = EmbeddedEngine()
+
+    def __call__(self) -> Engine:
+        return _LedgerEngine(shared_engine(self.inner), self.path)
+
+    def answered_by(self) -> list[int]:
+        """The process id of each request answered so far."""
+        return [int(line) for line in Path(self.path).read_text().split()] if Path(self.path).exists() else []

@@ -1,9 +1,12 @@
 """LLMJobConfig rejects settings that would make a job silently wrong, naming the setting."""
 
+from types import SimpleNamespace
+
 import pytest
 from pydantic import ValidationError
 
 from llm_jobs.config import LLMJobConfig
+from llm_jobs.handler import DEFAULT_BATCH_SIZE, Batching, batching
 
 
 @pytest.mark.parametrize(
@@ -41,6 +44,15 @@ def test_the_bounds_themselves_are_accepted():
 def test_defaults_and_options_are_kept_and_the_config_is_frozen():
     config = LLMJobConfig(runner="FlinkRunner", pipeline_options={"flink_master": "localhost:8081"})
     assert config.pipeline_options == {"flink_master": "localhost:8081"} and LLMJobConfig().pipeline_options == {}
-    assert (config.min_batch_size, config.max_batch_size, config.max_attempts, config.max_reject_rate) == (1, 8, 3, 0.2)
+    assert (config.min_batch_size, config.max_batch_size, config.max_attempts, config.max_reject_rate) == (1, None, 3, 0.2)
     with pytest.raises(ValidationError):
         config.max_attempts = 0
+
+
+def test_batches_follow_the_engines_preference_unless_configured():
+    fleet, plain = SimpleNamespace(preferred_batch_size=256), SimpleNamespace()
+
+    assert batching(LLMJobConfig(), fleet) == Batching(1, 256)
+    assert batching(LLMJobConfig(), plain) == Batching(1, DEFAULT_BATCH_SIZE)
+    assert batching(LLMJobConfig(min_batch_size=4, max_batch_size=16), fleet) == Batching(4, 16)
+    assert batching(LLMJobConfig(min_batch_size=64), plain) == Batching(DEFAULT_BATCH_SIZE, DEFAULT_BATCH_SIZE)

@@ -44,12 +44,114 @@ from benchmarks._report import machine, spread
 from benchmarks.feature_jobs import TreeMemory, run_child
 
 RESULTS = Path(__file__).parent / "results" / "scale.json"
+#: The progress and report names of the LLM-preparation steps.
+PREP = "llm_prep/"
 WORK = Path(__file__).parent / "work"
 
 
 # --- worker (child process) --------------------------------------------------------------------
-def _worker(raw: Path, out: Path, conf: dict[str, str], progress: Path, skip: list[str]) -> dict:
-    """Builds the tables not in `skip`; after each, rewrites `progress` with all finished so far."""
+def _prep_steps(read, spark, out: Path, prompts: int | None) -> dict:
+    """The LLM-preparation steps of the LLM assets, each a function writing its prompt rows (or the
+    SFT export) under `out` with the assets' own Spark functions and the resources' defaults, the
+    number of prompts per task capped at `prompts` when given. No model runs: where a step reads an
+    LLM output, a stand-in of the same size is used (ReaSeq knowledge: every analyst item, its title
+    as the summary; I2I synthetic picks: each generator prompt's first candidate)."""
+    from pyspark.sql import functions as F
+
+    from dagster_project.assets.i2i import sft_rows, write_sft_export
+    from dagster_project.resources import I2ISynthesisResource, ReaseqResource, ReformResource, SLMRResource
+    from llm_jobs.tasks.reaseq_agents import ITEM_TEXT_CHARS, MAX_REVIEWS, REVIEW_CHARS
+    from llm_jobs.tasks.reform import ReviewBudget, profile_task, review_packing
+    from schemas.registry import Features, Raw
+    from storage.warehouse import Warehouse
+    from transforms.i2i_synthesis import discriminator_inputs, generator_inputs, synthetic_interactions
+    from transforms.knowledge_inputs import (
+        ReviewPacking,
+        analyst_rows,
+        interest_prompt_rows,
+        interest_users,
+        knowledge_item_inputs,
+        profile_prompt_rows,
+    )
+    from transforms.slmr import candidate_sets
+
+    def capped(resource, *fields):
+        return resource.model_copy(update=dict.fromkeys(fields, prompts)) if prompts is not None else resource
+
+    reform = capped(ReformResource(), "users", "items")
+    reaseq = capped(ReaseqResource(), "users", "items").config()
+    i2i = capped(I2ISynthesisResource(), "users").config()
+    slmr = capped(SLMRResource(), "users", "cold_users", "tail_items").config()
+
+    def write(df, name: str) -> str:
+        path = str(out / name)
+        df.write.mode("overwrite").parquet(path)
+        return path
+
+    def reform_prompts(kind: str):
+        cfg, task = reform.config(), profile_task(reform.factor_set(), kind)
+        budget = ReviewBudget(cfg.context_tokens, cfg.chars_per_token, max_review_tokens=cfg.max_review_tokens)
+        packing = ReviewPacking(**review_packing(task, budget))
+        limit = cfg.users if kind == "user" else cfg.items
+        return lambda: write(profile_prompt_rows(read(Features.REVIEW_BUNDLES), kind, limit, packing), f"reform_{kind}_prompts")
+
+    def analyst():
+        items = knowledge_item_inputs(read(Features.ITEM_FEATURES), read(Raw.ITEMS), read(Features.REVIEW_BUNDLES), reaseq.items)
+        return write(analyst_rows(items, ITEM_TEXT_CHARS, REVIEW_CHARS, MAX_REVIEWS), "reaseq_analyst_prompts")
+
+    def interests():
+        knowledge = spark.read.parquet(str(out / "reaseq_analyst_prompts")).select("item_idx", F.col("title").alias("summary"))
+        sequences = read(Features.USER_SEQUENCES)
+        wanted = reaseq.interests * reaseq.items_per_interest
+        users = interest_users(sequences, knowledge.select("item_idx"), reaseq.history_length, wanted, reaseq.users)
+        rows = interest_prompt_rows(sequences, users, read(Features.ITEM_FEATURES), knowledge, reaseq.history_length)
+        return write(rows, "reaseq_interest_prompts")
+
+    def generator():
+        rows = generator_inputs(read(Features.SPLITS), read(Features.ITEM_FEATURES), read(Features.I2I_PAIRS), i2i)
+        return write(rows, "i2i_generator_prompts")
+
+    def discriminator():
+        prompts = spark.read.parquet(str(out / "i2i_generator_prompts"))
+        picks = prompts.select("user_idx", F.col("candidates")[0]["id"].cast("int").alias("item_idx"))
+        synthetic = synthetic_interactions(picks.withColumn("pick_rank", F.lit(1)).withColumn("reason", F.lit("")), read(Features.SPLITS))
+        return write(discriminator_inputs(synthetic, read(Features.SPLITS), read(Features.ITEM_FEATURES), i2i), "i2i_discriminator_prompts")
+
+    def sft():
+        wh, folder = Warehouse(str(out)), str(out / "i2i_sft_examples")
+        for name, rows in sft_rows(read(Features.SPLITS), read(Features.ITEM_FEATURES), i2i).items():
+            write_sft_export(wh, rows, name, i2i.max_picks, f"{folder}/{name}")
+        return folder
+
+    def slmr_candidates():
+        return write(
+            candidate_sets(read(Features.SPLITS), read(Features.USER_FEATURES), read(Features.ITEM_FEATURES), slmr), "slmr_candidates"
+        )
+
+    return {
+        "reform_user_prompts": reform_prompts("user"),
+        "reform_item_prompts": reform_prompts("item"),
+        "reaseq_analyst_prompts": analyst,
+        "reaseq_interest_prompts": interests,
+        "i2i_generator_prompts": generator,
+        "i2i_discriminator_prompts": discriminator,
+        "i2i_sft_examples": sft,
+        "slmr_candidates": slmr_candidates,
+    }
+
+
+def _rows(spark, path: str) -> int:
+    """Rows of a step's output: Parquet footers, or the lines of the SFT export's JSONL parts."""
+    import pyarrow.dataset as pads
+
+    if Path(path, "generator").is_dir():
+        return sum(spark.read.text(str(Path(path, name))).count() for name in ("generator", "discriminator"))
+    return pads.dataset(path, format="parquet").count_rows()
+
+
+def _worker(raw: Path, out: Path, conf: dict[str, str], progress: Path, skip: list[str], prompts: int | None) -> dict:
+    """Builds the tables not in `skip`, then runs the LLM-preparation steps not in `skip`; after
+    each, rewrites `progress` with all finished so far."""
     started = time.perf_counter()
     # Its own process tree (this Python and the JVM), so per-table peaks survive a crash or a stop.
     memory = TreeMemory(os.getpid()).__enter__()
@@ -65,23 +167,24 @@ def _worker(raw: Path, out: Path, conf: dict[str, str], progress: Path, skip: li
     effective = {k: spark.conf.get(k, None) for k in ("spark.driver.memory", "spark.sql.shuffle.partitions", "spark.master")}
     cfg = FeaturesResource().config()
 
-    def read(name: str):  # "<layer>/<table>", as the assets name their inputs
-        layer, table = name.split("/")
-        return spark.read.parquet(str((raw if layer == "raw" else out) / table))
+    def read(spec):  # as the assets read their inputs: raw tables from the raw Parquet, the others as written here
+        return spark.read.parquet(str((raw if spec.layer == "raw" else out) / spec.name))
 
     tables = json.loads(progress.read_text()) if skip else {}
-    for table in FEATURE_TABLES:
-        if table.name in skip:
+    for feature in FEATURE_TABLES:
+        name = feature.table.name
+        if name in skip:
             continue
-        path = str(out / table.name)
-        spark.sparkContext.setJobDescription(table.name)
+        path = str(out / name)
+        spark.sparkContext.setJobDescription(name)
         t0 = time.time()
-        table.build({name: read(name) for name in table.inputs}, cfg).write.mode("overwrite").parquet(path)
+        inputs = {spec: read(spec) for spec in feature.inputs}
+        feature.build(inputs, cfg).write.mode("overwrite").parquet(path)
         t1 = time.time()
-        spark.sparkContext.setJobDescription(f"{table.name} summary")
-        summary = table.summarize(spark.read.parquet(path))
+        spark.sparkContext.setJobDescription(f"{name} summary")
+        summary = feature.summarize(spark.read.parquet(path), inputs, cfg)
         t2 = time.time()
-        tables[table.name] = {
+        tables[name] = {
             "build_write_s": t1 - t0,
             "summary_s": t2 - t1,
             "rows": pads.dataset(path, format="parquet").count_rows(),
@@ -90,9 +193,29 @@ def _worker(raw: Path, out: Path, conf: dict[str, str], progress: Path, skip: li
             "process": os.getpid(),
         }
         progress.write_text(json.dumps(tables))  # what was finished survives a crash of the JVM
-        print(f"{table.name}: {t1 - t0:.1f}s (+{t2 - t1:.1f}s summary)", flush=True)
+        print(f"{name}: {t1 - t0:.1f}s (+{t2 - t1:.1f}s summary)", flush=True)
+
+    prep = {name: tables.pop(name) for name in list(tables) if name.startswith(PREP)}
+    for name, step in _prep_steps(read, spark, out / "llm_prep", prompts).items():
+        if PREP + name in skip:
+            continue
+        spark.sparkContext.setJobDescription(PREP + name)
+        t0 = time.time()
+        path = step()
+        t1 = time.time()
+        prep[PREP + name] = {"build_write_s": t1 - t0, "rows": _rows(spark, path), "peak_rss_mib": memory.peak_mib_between(t0, t1), "process": os.getpid()}
+        progress.write_text(json.dumps({**tables, **prep}))
+        print(f"{PREP}{name}: {t1 - t0:.1f}s", flush=True)
     spark.stop()
-    return {"startup_s": startup, "session": effective, "tables": tables, "jobs_s": sum(t["build_write_s"] for t in tables.values())}
+    return {
+        "startup_s": startup,
+        "session": effective,
+        "tables": tables,
+        "jobs_s": sum(t["build_write_s"] for t in tables.values()),
+        "llm_prep": prep,
+        "llm_prep_s": sum(t["build_write_s"] for t in prep.values()),
+        "prompts_cap": prompts,
+    }
 
 
 # --- driver ------------------------------------------------------------------------------------
@@ -107,7 +230,7 @@ def _mem_available_gib() -> float:
     return float("nan")
 
 
-def _run(raw: Path, conf: dict[str, str], run_dir: Path, resume: bool) -> dict:
+def _run(raw: Path, conf: dict[str, str], run_dir: Path, resume: bool, prompts: int | None) -> dict:
     from benchmarks._spark_events import event_log_conf, summarize
 
     progress = run_dir / "_progress.json"
@@ -126,7 +249,7 @@ def _run(raw: Path, conf: dict[str, str], run_dir: Path, resume: bool) -> dict:
     cmd = [
         sys.executable, __file__, "--worker", "--raw", str(raw), "--outdir", str(run_dir / "tables"),
         "--result", str(result_file), "--progress", str(progress), "--conf-json", json.dumps(conf),
-        "--skip", ",".join(done),
+        "--skip", ",".join(done), *(["--prompts", str(prompts)] if prompts is not None else []),
     ]  # fmt: skip
     before = {"load_avg_1_5_15": _load(), "mem_available_gib": _mem_available_gib(), "at": time.strftime("%Y-%m-%dT%H:%M:%S")}
     try:
@@ -156,6 +279,7 @@ def main() -> None:
     parser.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE", help="Spark settings over the defaults")
     parser.add_argument("--resume", action="store_true", help="keep the tables the last run finished")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--prompts", type=int, help="cap on the prompts per LLM task (default: the resources' defaults)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--raw", type=Path, help=argparse.SUPPRESS)
@@ -168,7 +292,8 @@ def main() -> None:
 
     if args.worker:
         skip = [t for t in args.skip.split(",") if t]
-        args.result.write_text(json.dumps(_worker(args.raw, args.outdir, json.loads(args.conf_json), args.progress, skip)))
+        result = _worker(args.raw, args.outdir, json.loads(args.conf_json), args.progress, skip, args.prompts)
+        args.result.write_text(json.dumps(result))
         return
 
     from benchmarks._inputs import prepare, spec_for
@@ -176,7 +301,7 @@ def main() -> None:
     raw, info = prepare(spec_for(args.size, args.seed), log=lambda m: print(m, flush=True), direct=args.input == "direct")
     runs = []
     for i in range(args.repeats):
-        run = _run(raw, _parse_conf(args.conf), WORK / "runs" / f"scale-n{args.size}", args.resume and i == 0)
+        run = _run(raw, _parse_conf(args.conf), WORK / "runs" / f"scale-n{args.size}", args.resume and i == 0, args.prompts)
         runs.append(run)
         state = "FAILED" if "error" in run else f"jobs {run['jobs_s']:.0f}s, peak {run['peak_rss_mib']:.0f} MiB"
         print(f"n={args.size:,} run {i + 1}/{args.repeats}: {state}", flush=True)
@@ -190,6 +315,9 @@ def main() -> None:
             "repeats": args.repeats,
             "spark_conf_overrides": _parse_conf(args.conf),
             "tables": "all of dagster_project.assets.features.FEATURE_TABLES (i2i: Swing + co-occurrence; review_bundles)",
+            "llm_prep": "then each LLM asset's preparation (prompt rows, SFT export) with the assets' Spark functions; "
+            "prompts per task: the resources' defaults, or --prompts; LLM outputs read by a step are stand-ins (`_prep_steps`)",
+            "prompts_cap": args.prompts,
             "timed": "per table: build + write (build_write_s) and the asset's summary counts (summary_s); session start-up apart",
             "memory": "peak of the summed VmRSS of the child process tree (Python + JVM), sampled every 50 ms; per table: the peak while it ran",
         },
@@ -199,6 +327,7 @@ def main() -> None:
             "process_wall_s": spread([r["process_wall_s"] for r in ok]),
             "peak_rss_mib": max(r["peak_rss_mib"] for r in ok),
             "tables_build_write_s_median": {t: statistics.median(r["tables"][t]["build_write_s"] for r in ok) for t in ok[0]["tables"]},
+            "llm_prep_s_median": {t: statistics.median(r["llm_prep"][t]["build_write_s"] for r in ok) for t in ok[0]["llm_prep"]},
         },
         "runs": runs,
     }
@@ -209,6 +338,8 @@ def main() -> None:
     for run in runs:
         for name, t in run["tables"].items():
             print(f"{name:<20}{t['build_write_s']:>15.1f}{t['summary_s']:>11.1f}{t['rows']:>15,}{t.get('peak_rss_mib', 0):>10.0f}")
+        for name, t in run.get("llm_prep", {}).items():
+            print(f"{name:<36}{t['build_write_s']:>10.1f}{t['rows']:>15,}{t.get('peak_rss_mib', 0):>10.0f}")
         if "error" in run:
             print(f"FAILED after {run['finished_tables']}; log: {run['log']}\n{run['error'][-1500:]}")
         else:

@@ -201,6 +201,9 @@ def sft_examples(splits: DataFrame, item_features: DataFrame, cfg: I2ISynthesisC
     targets = targets.join(histories, "user_idx")  # users with at least two training items
     negatives_needed = max(cfg.candidates - 1, cfg.sft_negatives_per_positive)
     seen = interacted(train)
+    # Not bounded yet: the pool grows with the longest history and every target user is crossed with
+    # it. Each user's sample is drawn from the whole pool, so a smaller pool changes the export; at
+    # 200k interactions this step is ~80% of the LLM preparation time (benchmarks/scale.py).
     pool = pool_for_unseen(item_features, seen, negatives_needed, cfg.seed, "sft-pool")
     negatives = sample_per_user(
         targets.select("user_idx").crossJoin(pool).join(seen, ["user_idx", "item_idx"], "left_anti"),

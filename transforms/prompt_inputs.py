@@ -12,6 +12,18 @@ from pyspark.sql import functions as F
 
 #: Spark's type of a list of prompt items (schemas.tables.PROMPT_ITEMS).
 PROMPT_ITEMS_TYPE = "array<struct<id:string,text:string>>"
+#: One whitespace character as Python's str.isspace() sees it: Unicode White_Space and \x1c-\x1f.
+_SPACE = r"[\s\x1c-\x1f]"
+
+
+def stripped(text: Column) -> Column:
+    """`text.strip()` of Python ("" for null)."""
+    return F.regexp_replace(F.coalesce(text, F.lit("")), rf"(?U)^{_SPACE}+|{_SPACE}+$", "")
+
+
+def collapsed(text: Column, max_chars: int) -> Column:
+    """`" ".join(text.split())[:max_chars]` of Python ("" for null)."""
+    return F.substring(stripped(F.regexp_replace(F.coalesce(text, F.lit("")), rf"(?U){_SPACE}+", " ")), 1, max_chars)
 
 
 def seeded_hash(seed: int, salt: str, *columns: str) -> Column:

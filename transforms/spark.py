@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 from pyspark.sql import SparkSession
 
 # Small-machine defaults; a cluster config overrides them.
@@ -27,6 +30,9 @@ def build_spark_session(
     conf: dict[str, str] | None = None,
     app_name: str = "recaug",
 ) -> SparkSession:
+    # Python workers (the SFT export renders its records in them) run this interpreter, whose
+    # environment has recaug and pyarrow, unless PYSPARK_PYTHON names another.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name)
     builder = builder.remote(remote) if remote else builder.master(master)
     for key, value in {**DEFAULT_CONF, **(conf or {})}.items():

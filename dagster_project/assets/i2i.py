@@ -5,10 +5,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import dagster as dg
+import pyarrow as pa
+import pyarrow.fs as pafs
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from dagster_project.assets.llm_tasks import daily_asset, engine_has_logprobs, job_metadata, run_llm_step
+from dagster_project.assets.llm_tasks import (
+    daily_asset,
+    engine_has_logprobs,
+    job_metadata,
+    run_llm_step,
+    spark_prompt_inputs,
+)
 from dagster_project.assets.table_io import asset_key, read_spark, write_arrow, write_spark
 from dagster_project.llm_resource import LLMEngineResource
 from dagster_project.partitions import daily_partitions
@@ -20,7 +28,7 @@ from dagster_project.resources import (
 )
 from llm_jobs.accounting import JobResult
 from llm_jobs.tasks.i2i import discriminator_step, generator_metadata, generator_step, judgement_metadata
-from llm_jobs.tasks.i2i_sft import sft_exports
+from llm_jobs.tasks.i2i_sft import EXPORTS, sft_lines
 from schemas.registry import Features, Llm, TableSpec
 from storage.warehouse import Warehouse
 from transforms.config import I2ISynthesisConfig
@@ -72,16 +80,19 @@ def _llm_asset(table: TableSpec, inputs: Sequence[TableSpec], description: str, 
 
 
 def _synthetic(run: _Run, splits: DataFrame, items: DataFrame, pairs: DataFrame) -> tuple[str, dict, JobResult]:
-    rows = generator_inputs(splits, items, pairs, run.cfg).toArrow()
-    picks = run_llm_step(run.llm, run.wh, generator_step(run.cfg.max_picks), rows, run.partition)
+    step = generator_step(run.cfg.max_picks)
+    rows = spark_prompt_inputs(generator_inputs(splits, items, pairs, run.cfg), run.wh, step.task, run.partition)
+    picks = run_llm_step(run.llm, run.wh, step, rows, run.partition)
     synthetic = synthetic_interactions(run.session.createDataFrame(picks.rows), splits)
     return write_spark(synthetic, run.wh, Llm.I2I_SYNTHETIC, run.partition), generator_metadata(picks), picks.job
 
 
 def _judgements(run: _Run, synthetic: DataFrame, splits: DataFrame, items: DataFrame) -> tuple[str, dict, JobResult]:
-    rows = discriminator_inputs(synthetic, splits, items, run.cfg).toArrow()
     logprobs = engine_has_logprobs(run.llm)
     step = discriminator_step(logprobs, run.cfg.keep_synthetic_at, run.cfg.drop_real_below)
+    rows = spark_prompt_inputs(
+        discriminator_inputs(synthetic, splits, items, run.cfg), run.wh, step.task, run.partition
+    )
     verdicts = run_llm_step(run.llm, run.wh, step, rows, run.partition, logprobs=logprobs)
     path = write_arrow(verdicts.rows, run.wh, Llm.I2I_JUDGEMENTS, run.partition)
     return path, judgement_metadata(verdicts.rows, logprobs), verdicts.job
@@ -161,13 +172,34 @@ def fused_i2i_pairs(
 SFT_EXAMPLES = ("llm", "i2i_sft_examples")
 
 
+def write_sft_export(wh: Warehouse, rows: DataFrame, export: str, max_picks: int, folder: str) -> None:
+    """`rows` rendered by Spark's Python workers as `export`'s JSONL records (`sft_lines`), a
+    `part-*.jsonl` file per Spark partition in `folder`, in `rows`' order."""
+
+    def render(batches):
+        for batch in batches:
+            yield pa.RecordBatch.from_arrays([sft_lines(export, batch, max_picks)], names=["value"])
+
+    rows.mapInArrow(render, "value string").write.mode("overwrite").text(wh.to_uri(folder))
+    # Spark names text parts `.txt`; trainers pick JSONL files by extension.
+    for info in wh.fs.get_file_info(pafs.FileSelector(folder)):
+        if info.base_name.startswith("part-") and info.base_name.endswith(".txt"):
+            wh.fs.move(info.path, info.path.removesuffix(".txt") + ".jsonl")
+
+
+def sft_rows(splits: DataFrame, items: DataFrame, cfg: I2ISynthesisConfig) -> dict[str, DataFrame]:
+    """Each export's rows (`sft_examples`), in the order its files list them."""
+    generator, discriminator = sft_examples(splits, items, cfg)
+    return {"generator": generator.orderBy("user_idx"), "discriminator": discriminator.orderBy("user_idx", "item_idx")}
+
+
 @dg.asset(
     key=dg.AssetKey(list(SFT_EXAMPLES)),
     group_name=GROUP,
     deps=[asset_key(Features.SPLITS), asset_key(Features.ITEM_FEATURES)],
     partitions_def=daily_partitions,
     description="SFT JSONL for fine-tuning a generator (history -> next item, long-tail targets up-weighted) and a "
-    "discriminator.",
+    "discriminator: `generator/` and `discriminator/`, each a folder of JSONL part files.",
 )
 def i2i_sft_examples(
     context: dg.AssetExecutionContext,
@@ -178,12 +210,13 @@ def i2i_sft_examples(
     wh, partition, cfg, session = warehouse.warehouse, context.partition_key, i2i_synthesis.config(), spark.session
     splits = read_spark(session, wh, Features.SPLITS, partition)
     items = read_spark(session, wh, Features.ITEM_FEATURES, partition)
-    generator_rows, discriminator_rows = sft_examples(splits, items, cfg)
     directory = wh.table_path(*SFT_EXAMPLES, partition)
-    exports = sft_exports(generator_rows.toArrow(), discriminator_rows.toArrow(), cfg.max_picks)
-    for name, lines in exports.items():
-        wh.write_text_atomic(f"{directory}/{name}.jsonl", "".join(f"{line}\n" for line in lines))
-    counts = {f"{name}_examples": len(lines) for name, lines in exports.items()}
+    with wh.staged_dir(directory) as staging:
+        for name, rows in sft_rows(splits, items, cfg).items():
+            write_sft_export(wh, rows, name, cfg.max_picks, f"{staging}/{name}")
+    counts = {
+        f"{name}_examples": session.read.text(wh.to_uri(f"{wh.resolve(directory)}/{name}")).count() for name in EXPORTS
+    }
     return dg.MaterializeResult(metadata={**counts, "path": dg.MetadataValue.path(directory)})
 
 

@@ -16,7 +16,9 @@ from dagster_project.partitions import daily_partitions
 from dagster_project.resources import SparkResource
 from llm_jobs.accounting import JobResult
 from llm_jobs.handler import shared_engine
+from llm_jobs.inputs import PromptInputs, prompt_inputs_path
 from llm_jobs.step import LLMStep, StepRun, run_step
+from llm_jobs.task import Task
 from schemas.registry import TableSpec
 from storage.warehouse import Warehouse
 
@@ -47,13 +49,27 @@ def spark_table(
     return path, spark.session.read.parquet(wh.to_uri(path))
 
 
+def spark_prompt_inputs(df: DataFrame, wh: Warehouse, task: Task, partition: str) -> PromptInputs:
+    """`df` (exactly the columns `task` renders and keys on) written with Spark as the task's prompt
+    inputs for `partition`, replacing earlier ones atomically, in the order of its key columns."""
+    path = prompt_inputs_path(wh, task.name, partition)
+    with wh.staged_dir(path) as staging:
+        df.orderBy(*task.key_columns).write.mode("overwrite").parquet(wh.to_uri(staging))
+    return PromptInputs(path)
+
+
 def engine_has_logprobs(llm: LLMEngineResource) -> bool:
     """Whether the engine a task asking for log-probabilities gets returns them."""
     return shared_engine(llm.engine_factory(logprobs=True)).supports_logprobs
 
 
 def run_llm_step(
-    llm: LLMEngineResource, wh: Warehouse, step: LLMStep, rows: pa.Table, partition: str, logprobs: bool = False
+    llm: LLMEngineResource,
+    wh: Warehouse,
+    step: LLMStep,
+    rows: pa.Table | PromptInputs,
+    partition: str,
+    logprobs: bool = False,
 ) -> StepRun:
     """`run_step` with the resource's engine and job settings."""
     return run_step(step, rows, llm.engine_factory(logprobs), wh, partition, llm.job_config())

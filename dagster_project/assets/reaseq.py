@@ -5,8 +5,9 @@ user_sequences joined with them (and with the ReFORM item profiles) for publicat
 import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
+from pyspark.sql import functions as F
 
-from dagster_project.assets.llm_tasks import daily_asset, job_metadata
+from dagster_project.assets.llm_tasks import daily_asset, job_metadata, spark_prompt_inputs
 from dagster_project.assets.reform import AUGMENTED_GROUP, augmented_features_asset
 from dagster_project.assets.table_io import read_arrow, read_spark, write_arrow
 from dagster_project.llm_resource import LLMEngineResource
@@ -17,19 +18,24 @@ from dagster_project.resources import (
     WarehouseResource,
 )
 from llm_jobs.reform_profiles import augmented_metadata
-from llm_jobs.tasks.reaseq_agents import item_rows
+from llm_jobs.tasks.reaseq_agents import ITEM_TEXT_CHARS, MAX_REVIEWS, REVIEW_CHARS
 from llm_jobs.tasks.reaseq_interests import (
     beyond_log_interests,
     interest_metadata,
     run_user_interests,
-    train_histories,
-    user_interest_rows,
+    user_interests_task,
 )
-from llm_jobs.tasks.reaseq_items import embedded_knowledge, item_knowledge
+from llm_jobs.tasks.reaseq_items import ANALYST_STEP, embedded_knowledge, item_knowledge
 from schemas.registry import Features, Llm, Raw
 from schemas.tables import REASEQ_USER_INTERESTS
 from transforms.augmented_features import augment_item_features, augment_user_sequences
-from transforms.knowledge_inputs import interest_users, knowledge_item_inputs
+from transforms.knowledge_inputs import (
+    analyst_rows,
+    interest_prompt_rows,
+    interest_users,
+    knowledge_item_inputs,
+    training_items,
+)
 
 GROUP = "llm_reaseq"
 
@@ -56,8 +62,12 @@ def reaseq_item_knowledge(
         read_spark(session, wh, Raw.ITEMS, partition),
         read_spark(session, wh, Features.REVIEW_BUNDLES, partition),
         cfg.items,
-    ).toArrow()
-    rows = item_rows(inputs)
+    )
+    rows = spark_prompt_inputs(
+        analyst_rows(inputs, ITEM_TEXT_CHARS, REVIEW_CHARS, MAX_REVIEWS), wh, ANALYST_STEP.task, partition
+    )
+    written = session.read.parquet(wh.to_uri(wh.resolve(rows.path)))
+    without_description = written.where(F.col("description") == "").count()
     knowledge, metadata = item_knowledge(rows, llm.engine_factory(), wh, partition, llm.job_config())
     encoder = text_encoder.encoder()
     table, encoder_seconds = embedded_knowledge(knowledge, encoder)
@@ -65,7 +75,7 @@ def reaseq_item_knowledge(
     return dg.MaterializeResult(
         metadata={
             **metadata,
-            "items_without_description": pc.sum(pc.equal(rows["description"], "")).as_py() or 0,
+            "items_without_description": without_description,
             "encoder": encoder.model_id,
             "encoder_seconds": round(encoder_seconds, 3),
             "path": dg.MetadataValue.path(path),
@@ -84,30 +94,39 @@ def reaseq_item_knowledge(
 )
 def reaseq_user_interests(
     context: dg.AssetExecutionContext,
+    spark: SparkResource,
     warehouse: WarehouseResource,
     llm: LLMEngineResource,
     reaseq: ReaseqResource,
     text_encoder: TextEncoderResource,
 ) -> dg.MaterializeResult:
-    wh, partition, cfg = warehouse.warehouse, context.partition_key, reaseq.config()
+    wh, partition, cfg, session = warehouse.warehouse, context.partition_key, reaseq.config(), spark.session
+    # The knowledge is an LLM output, capped by `cfg.items`: the mapping onto its items needs it whole.
     knowledge = read_arrow(wh, Llm.REASEQ_ITEM_KNOWLEDGE, partition)
-    sequences = read_arrow(wh, Features.USER_SEQUENCES, partition)
+    sequences = read_spark(session, wh, Features.USER_SEQUENCES, partition)
+    known = read_spark(session, wh, Llm.REASEQ_ITEM_KNOWLEDGE, partition)
     wanted = cfg.interests * cfg.items_per_interest
-    users = interest_users(sequences, knowledge["item_idx"], cfg.history_length, wanted, cfg.users)
-    sequences = sequences.filter(pc.is_in(sequences["user_idx"], value_set=users))
-    items = read_arrow(wh, Features.ITEM_FEATURES, partition).select(["item_idx", "title"])
-    rows = user_interest_rows(sequences, items, knowledge, cfg.history_length)
+    users = interest_users(sequences, known.select("item_idx"), cfg.history_length, wanted, cfg.users)
+    items = read_spark(session, wh, Features.ITEM_FEATURES, partition)
+    task = user_interests_task(cfg.interests)
+    rows = spark_prompt_inputs(
+        interest_prompt_rows(sequences, users, items, known, cfg.history_length), wh, task, partition
+    )
+    prompted = rows.num_rows(wh)
     metadata: dict = {"knowledge_items": knowledge.num_rows, "users_prompted": 0}
     interests = REASEQ_USER_INTERESTS.empty_table()
     encoder_seconds = 0.0
     # No user is chosen when no item has knowledge: there would be nothing to map interests to.
-    if rows.num_rows:
+    if prompted:
         found, job = run_user_interests(rows, llm.engine_factory(), wh, partition, llm.job_config(), k=cfg.interests)
-        histories = train_histories(wh, partition, rows["user_idx"].to_pylist())
+        # The training items of the users with interests (at most `cfg.users`), which they never map to.
+        splits = read_spark(session, wh, Features.SPLITS, partition)
+        found_users = session.createDataFrame(found.select(["user_idx"]).to_pylist(), "user_idx int")
+        histories = {row["user_idx"]: set(row["items"]) for row in training_items(splits, found_users).collect()}
         interests, encoder_seconds = beyond_log_interests(
             found, knowledge, text_encoder.encoder(), histories, cfg.items_per_interest
         )
-        metadata |= {"users_prompted": rows.num_rows, **job_metadata(job)}
+        metadata |= {"users_prompted": prompted, **job_metadata(job)}
     path = write_arrow(interests, wh, Llm.REASEQ_USER_INTERESTS, partition)
     return dg.MaterializeResult(
         metadata={

@@ -5,22 +5,23 @@ from collections.abc import Callable, Sequence
 
 import dagster as dg
 import pyarrow as pa
-import pyarrow.compute as pc
+from pyspark.sql import functions as F
 
-from dagster_project.assets.llm_tasks import daily_asset, job_metadata, run_llm_step
-from dagster_project.assets.table_io import read_arrow, write_arrow
+from dagster_project.assets.llm_tasks import daily_asset, job_metadata, run_llm_step, spark_prompt_inputs
+from dagster_project.assets.table_io import read_arrow, read_spark, write_arrow
 from dagster_project.llm_resource import LLMEngineResource
 from dagster_project.resources import (
     ReformResource,
+    SparkResource,
     TextEncoderResource,
     WarehouseResource,
 )
 from llm_jobs.factor_sets import EntityKind
 from llm_jobs.reform_profiles import augmented_metadata, embedded_profiles, profile_metadata
-from llm_jobs.tasks.reform import ReviewBudget, profile_rows, profile_schema, profile_step, profile_task
+from llm_jobs.tasks.reform import ReviewBudget, profile_schema, profile_step, profile_task, review_packing
 from schemas.registry import Features, Llm, TableSpec
 from transforms.augmented_features import augment_user_features
-from transforms.knowledge_inputs import most_reviewed
+from transforms.knowledge_inputs import ReviewPacking, profile_prompt_rows
 
 GROUP = "llm_reform"
 #: The feature tables joined with the LLM outputs: the sources of the published feature sets.
@@ -42,6 +43,7 @@ def _profile_asset(kind: EntityKind) -> dg.AssetsDefinition:
     )
     def _asset(
         context: dg.AssetExecutionContext,
+        spark: SparkResource,
         warehouse: WarehouseResource,
         llm: LLMEngineResource,
         reform: ReformResource,
@@ -50,21 +52,23 @@ def _profile_asset(kind: EntityKind) -> dg.AssetsDefinition:
         wh, partition, cfg = warehouse.warehouse, context.partition_key, reform.config()
         factor_set = reform.factor_set()
         step = profile_step(profile_task(factor_set, kind))
-        bundles = read_arrow(wh, Features.REVIEW_BUNDLES, partition)
-        chosen = most_reviewed(bundles, kind, cfg.users if kind == "user" else cfg.items)
+        bundles = read_spark(spark.session, wh, Features.REVIEW_BUNDLES, partition)
         budget = ReviewBudget(cfg.context_tokens, cfg.chars_per_token, max_review_tokens=cfg.max_review_tokens)
-        rows = profile_rows(chosen, step.task, budget)
+        packing = ReviewPacking(**review_packing(step.task, budget))
+        rows = profile_prompt_rows(bundles, kind, cfg.users if kind == "user" else cfg.items, packing)
+        inputs = spark_prompt_inputs(rows, wh, step.task, partition)
+        prompted = inputs.num_rows(wh)
         metadata: dict = {
             "domain": factor_set.domain,
             "factor_set_fingerprint": factor_set.fingerprint,
             "factors": len(factor_set.names),
-            f"{kind}s_with_reviews": pc.sum(pc.equal(bundles["entity_kind"], kind)).as_py() or 0,
-            "entities_prompted": len(rows),
+            f"{kind}s_with_reviews": bundles.where(F.col("entity_kind") == kind).count(),
+            "entities_prompted": prompted,
         }
         # Nothing prompted: no job runs (an earlier run's outputs are not read back).
         profiles = profile_schema(factor_set.names).empty_table()
-        if rows:
-            run = run_llm_step(llm, wh, step, pa.Table.from_pylist(rows), partition)
+        if prompted:
+            run = run_llm_step(llm, wh, step, inputs, partition)
             profiles, metadata = run.rows, metadata | job_metadata(run.job)
         profiled, encoding = embedded_profiles(profiles, f"{kind}_idx", factor_set, text_encoder.encoder())
         path = write_arrow(profiled, wh, table, partition)

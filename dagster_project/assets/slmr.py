@@ -6,8 +6,8 @@ import dagster as dg
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from dagster_project.assets.llm_tasks import daily_asset, job_metadata, run_llm_step, spark_table
-from dagster_project.assets.table_io import read_arrow, write_spark
+from dagster_project.assets.llm_tasks import daily_asset, job_metadata, run_llm_step, spark_prompt_inputs, spark_table
+from dagster_project.assets.table_io import read_spark, write_spark
 from dagster_project.llm_resource import LLMEngineResource
 from dagster_project.resources import SLMRResource, SparkResource, WarehouseResource
 from llm_jobs.tasks.slmr import score_metadata, scoring_step
@@ -75,8 +75,9 @@ def slmr_scores(
     slmr: SLMRResource,
 ) -> dg.MaterializeResult:
     wh, partition, cfg, session = warehouse.warehouse, context.partition_key, slmr.config(), spark.session
-    prompts = read_arrow(wh, Llm.SLMR_CANDIDATES, partition)
-    run = run_llm_step(llm, wh, scoring_step(cfg.candidates), prompts, partition)
+    step = scoring_step(cfg.candidates)
+    prompts = spark_prompt_inputs(read_spark(session, wh, Llm.SLMR_CANDIDATES, partition), wh, step.task, partition)
+    run = run_llm_step(llm, wh, step, prompts, partition)
     path = write_spark(normalized_scores(session.createDataFrame(run.rows), cfg), wh, Llm.SLMR_SCORES, partition)
     return dg.MaterializeResult(
         metadata={**score_metadata(run.rows), "path": dg.MetadataValue.path(path), **job_metadata(run.job)}

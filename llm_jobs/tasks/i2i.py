@@ -45,9 +45,7 @@ class Pick(BaseModel):
 
 
 def generator_task(max_picks: int) -> Task:
-    output = create_model(
-        "GeneratorOutput", picks=(list[Pick], Field(max_length=max_picks)), __base__=BaseModel
-    )
+    output = create_model("GeneratorOutput", picks=(list[Pick], Field(max_length=max_picks)), __base__=BaseModel)
     return Task(
         name=GENERATOR,
         version=f"1-k{max_picks}",

@@ -9,8 +9,9 @@ next, not why.
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 
 import pyarrow as pa
 
@@ -26,24 +27,33 @@ def _record(task: Task, row: dict, answer: dict, weight: float) -> dict:
     return {"messages": messages, "weight": weight, "user_idx": row["user_idx"]}
 
 
-def generator_sft_records(rows: pa.Table, task: Task) -> Iterator[dict]:
-    """Rows: user_idx, history, candidates, target_idx, weight (transforms.i2i_synthesis.sft_examples)."""
-    for row in rows.to_pylist():
-        answer = {"picks": [{"item": str(row["target_idx"]), "reason": TARGET_REASON}]}
-        yield _record(task, row, answer, row["weight"])
+def _generator_record(task: Task, row: dict) -> dict:
+    """Row: user_idx, history, candidates, target_idx, weight (transforms.i2i_synthesis.sft_examples)."""
+    answer = {"picks": [{"item": str(row["target_idx"]), "reason": TARGET_REASON}]}
+    return _record(task, row, answer, row["weight"])
 
 
-def discriminator_sft_records(rows: pa.Table, task: Task) -> Iterator[dict]:
-    """Rows: user_idx, item_idx, answer ("yes" / "no"), history, item."""
-    for row in rows.to_pylist():
-        yield _record(task, row, {"answer": row["answer"]}, 1.0)
+def _discriminator_record(task: Task, row: dict) -> dict:
+    """Row: user_idx, item_idx, answer ("yes" / "no"), history, item."""
+    return _record(task, row, {"answer": row["answer"]}, 1.0)
 
 
-def sft_exports(generator_rows: pa.Table, discriminator_rows: pa.Table, max_picks: int) -> dict[str, list[str]]:
-    """The JSONL lines of each export ("generator", "discriminator"); the discriminator's records use
-    the log-probability prompt (a plain yes / no answer)."""
-    records = {
-        "generator": generator_sft_records(generator_rows, generator_task(max_picks)),
-        "discriminator": discriminator_sft_records(discriminator_rows, discriminator_task(logprobs=True)),
-    }
-    return {name: [json.dumps(record, ensure_ascii=False) for record in rows] for name, rows in records.items()}
+#: Each export's task (the discriminator's is the log-probability prompt: a plain yes / no answer)
+#: and its record of one row.
+_EXPORTS: dict[str, tuple[Callable[[int], Task], Callable[[Task, dict], dict]]] = {
+    "generator": (generator_task, _generator_record),
+    "discriminator": (lambda _max_picks: discriminator_task(logprobs=True), _discriminator_record),
+}
+EXPORTS = tuple(_EXPORTS)
+
+
+@functools.cache
+def _task(export: str, max_picks: int) -> Task:
+    return _EXPORTS[export][0](max_picks)
+
+
+def sft_lines(export: str, rows: pa.RecordBatch | pa.Table, max_picks: int) -> pa.Array:
+    """The JSONL lines (without newlines) of `rows` in `export` ("generator" or "discriminator"),
+    one per row, in order: run per batch by the workers that write the export."""
+    task, record = _task(export, max_picks), _EXPORTS[export][1]
+    return pa.array([json.dumps(record(task, row), ensure_ascii=False) for row in rows.to_pylist()], pa.string())

@@ -7,13 +7,13 @@
 - summarizer: the title and the verified knowledge -> a dense description of at most 80 words.
 
 Every text that comes from the catalog, its reviews or an earlier agent is capped and rendered in
-delimited blocks. The caps are applied when the rows are built, so the deterministic checks of
+delimited blocks. The caps are applied when the rows are built (ANALYST_ROWS, by
+transforms.knowledge_inputs.analyst_rows with the caps below), so the deterministic checks of
 `reaseq_knowledge` see exactly the text the agents see.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import pyarrow as pa
@@ -44,7 +44,7 @@ SUMMARY_WORDS = 80
 # top. A summary that reaches the cap was likely cut mid-sentence: the metadata reports how many.
 SUMMARY_CHARS = 400
 
-_ITEM_TEXT = {"title": TITLE_CHARS, "category": CATEGORY_CHARS, "description": DESCRIPTION_CHARS}
+ITEM_TEXT_CHARS = {"title": TITLE_CHARS, "category": CATEGORY_CHARS, "description": DESCRIPTION_CHARS}
 
 SYSTEM_PROMPT = (
     "You are a product knowledge expert for an online store. The text between <<<...>>> markers "
@@ -86,34 +86,6 @@ SUMMARIZER_ROWS = pa.schema(
 )
 
 
-def _capped(text: str | None, max_chars: int) -> str:
-    return " ".join((text or "").split())[:max_chars]
-
-
-def _known_price(price: float | None) -> bool:
-    return price is not None and math.isfinite(price)
-
-
-def item_rows(items: pa.Table) -> pa.Table:
-    """The analyst's input rows. `items` has item_features' item_idx, title, category and price, and
-    the caller's description (string, may be null) and reviews (list<string>, may be null; the
-    first MAX_REVIEWS non-empty ones are used)."""
-    rows = []
-    for item in items.select(["item_idx", "title", "category", "price", "description", "reviews"]).to_pylist():
-        reviews = [_capped(review, REVIEW_CHARS) for review in item["reviews"] or [] if review and review.strip()]
-        price = item["price"] if _known_price(item["price"]) else None
-        rows.append(
-            {
-                "item_idx": item["item_idx"],
-                **{column: _capped(item[column], cap) for column, cap in _ITEM_TEXT.items()},
-                "price": price,
-                "price_text": "unknown" if price is None else f"{price:.2f}",
-                "reviews": reviews[:MAX_REVIEWS],
-            }
-        )
-    return pa.Table.from_pylist(rows, schema=ANALYST_ROWS)
-
-
 def item_text(row: dict) -> list[str]:
     """The item's own text in an analyst row: what claims are checked against."""
     return [row["title"], row["category"], row["description"], *row["reviews"]]
@@ -129,8 +101,7 @@ def analyst_task() -> Task:
         version="1",
         system_prompt=SYSTEM_PROMPT,
         user_template=(
-            _PRODUCT_TEXT
-            + "\nFirst reason in one sentence about what this product is. Then give short phrases: its "
+            _PRODUCT_TEXT + "\nFirst reason in one sentence about what this product is. Then give short phrases: its "
             "category path from broad to specific, key attributes, use cases, target audience, "
             "complementary categories (bought together with it), substitute categories (bought "
             "instead of it); and its price tier."
@@ -138,7 +109,7 @@ def analyst_task() -> Task:
         output_model=ItemKnowledge,
         key_columns=("item_idx",),
         sampling=Sampling(max_tokens=384),
-        untrusted_columns={**_ITEM_TEXT, "reviews": REVIEW_CHARS},
+        untrusted_columns={**ITEM_TEXT_CHARS, "reviews": REVIEW_CHARS},
     )
 
 
@@ -166,15 +137,14 @@ def verifier_task() -> Task:
         version="1",
         system_prompt=SYSTEM_PROMPT,
         user_template=(
-            _PRODUCT_TEXT
-            + "\nAn analyst made these claims about the product:\n{claims}\n\n"
+            _PRODUCT_TEXT + "\nAn analyst made these claims about the product:\n{claims}\n\n"
             "Check each claim against the product text above only. Some claims may be wrong or not "
             "stated there. List the ids of those unsupported claims."
         ),
         output_model=UnsupportedClaims,
         key_columns=("item_idx",),
         sampling=Sampling(max_tokens=128),
-        untrusted_columns={**_ITEM_TEXT, "reviews": REVIEW_CHARS, "claims": CLAIM_CHARS},
+        untrusted_columns={**ITEM_TEXT_CHARS, "reviews": REVIEW_CHARS, "claims": CLAIM_CHARS},
         candidates_column="claim_ids",
     )
 

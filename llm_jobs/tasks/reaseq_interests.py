@@ -16,20 +16,18 @@ from typing import Annotated
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from pydantic import BaseModel, Field, create_model, field_validator
 
 from llm_jobs.accounting import JobResult
 from llm_jobs.config import LLMJobConfig
 from llm_jobs.engines.base import Sampling
 from llm_jobs.handler import EngineFactory
+from llm_jobs.inputs import PromptInputs
 from llm_jobs.step import LLMStep, run_step
 from llm_jobs.task import Task
 from llm_jobs.tasks.reaseq_agents import SYSTEM_PROMPT
 from llm_jobs.text_encoder import TextEncoder
 from schemas.llm_outputs import USER_INTERESTS
-from schemas.registry import Features
 from schemas.tables import REASEQ_USER_INTERESTS
 from storage.warehouse import Warehouse
 
@@ -88,26 +86,6 @@ def user_interests_task(k: int = DEFAULT_INTERESTS) -> Task:
     )
 
 
-def user_interest_rows(
-    user_sequences: pa.Table, item_features: pa.Table, item_knowledge: pa.Table, max_history: int = DEFAULT_HISTORY
-) -> pa.Table:
-    """The interest task's input rows: per user, the last `max_history` items as
-    `{"id": item_idx, "text": "title: summary"}` (the title alone for an item without knowledge).
-
-    `user_sequences`: user_idx, item_idx (list, oldest first); `item_features`: item_idx, title;
-    `item_knowledge`: item_idx, summary (`reaseq_items.ITEM_KNOWLEDGE`). Users with no history are
-    left out."""
-    titles = dict(zip(item_features["item_idx"].to_pylist(), item_features["title"].to_pylist()))
-    summaries = dict(zip(item_knowledge["item_idx"].to_pylist(), item_knowledge["summary"].to_pylist()))
-    rows = []
-    for user_idx, history in zip(user_sequences["user_idx"].to_pylist(), user_sequences["item_idx"].to_pylist()):
-        recent = history[-max_history:] if history else []
-        if recent:
-            texts = [": ".join(filter(None, (titles[i], summaries.get(i)))) for i in recent]
-            rows.append({"user_idx": user_idx, "history": [{"id": i, "text": t} for i, t in zip(recent, texts)]})
-    return pa.Table.from_pylist(rows, schema=INTEREST_ROWS)
-
-
 def _interests(row: dict, output: dict) -> Iterator[dict]:
     yield {"user_idx": row["user_idx"], "interests": output["interests"]}
 
@@ -118,14 +96,16 @@ def user_interests_step(k: int = DEFAULT_INTERESTS) -> LLMStep:
 
 
 def run_user_interests(
-    interest_rows: pa.Table,
+    interest_rows: pa.Table | PromptInputs,
     engine_factory: EngineFactory,
     warehouse: Warehouse,
     partition: str,
     config: LLMJobConfig,
     k: int = DEFAULT_INTERESTS,
 ) -> tuple[pa.Table, JobResult]:
-    """K interests per user of `interest_rows` (USER_INTERESTS_TABLE, by user_idx); rejected users are absent."""
+    """K interests per user of `interest_rows` (user_idx and history, INTEREST_ROWS; see
+    transforms.knowledge_inputs.interest_prompt_rows), as USER_INTERESTS_TABLE by user_idx; rejected
+    users are absent."""
     run = run_step(user_interests_step(k), interest_rows, engine_factory, warehouse, partition, config)
     return run.rows.sort_by("user_idx"), run.job
 
@@ -152,9 +132,9 @@ def beyond_log_items(
     ids = np.asarray(item_ids, dtype=np.int64)
     if len(np.unique(ids)) != len(ids):
         raise ValueError("item_ids are not distinct")
-    similarity = _unit_rows(np.asarray(interest_vectors, np.float64)) @ _unit_rows(
-        np.asarray(item_vectors, np.float64)
-    ).T
+    similarity = (
+        _unit_rows(np.asarray(interest_vectors, np.float64)) @ _unit_rows(np.asarray(item_vectors, np.float64)).T
+    )
     available = ~np.isin(ids, np.fromiter(history_item_ids, dtype=np.int64))
     chosen: list[np.ndarray] = []
     for row in similarity:
@@ -224,20 +204,6 @@ def beyond_log_interests(
         per_interest,
     )
     return mapped, seconds
-
-
-def train_histories(warehouse: Warehouse, partition: str, users: Iterable[int]) -> dict[int, set[int]]:
-    """The training items of `users`, from the partition's features/splits."""
-    splits = pq.read_table(
-        warehouse.table_path(Features.SPLITS.layer, Features.SPLITS.name, partition),
-        filesystem=warehouse.fs,
-        columns=["user_idx", "item_idx", "split"],
-        filters=(pc.field("split") == "train") & pc.field("user_idx").isin(list(users)),
-    )
-    histories: dict[int, set[int]] = {}
-    for user_idx, item_idx in zip(splits["user_idx"].to_pylist(), splits["item_idx"].to_pylist()):
-        histories.setdefault(user_idx, set()).add(item_idx)
-    return histories
 
 
 def interest_metadata(interests: pa.Table) -> dict[str, int | float]:

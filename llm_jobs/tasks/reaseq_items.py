@@ -16,6 +16,7 @@ import pyarrow as pa
 from llm_jobs.accounting import JobResult
 from llm_jobs.config import LLMJobConfig
 from llm_jobs.handler import EngineFactory
+from llm_jobs.inputs import PromptInputs
 from llm_jobs.step import LLMStep, run_step
 from llm_jobs.tasks.reaseq_agents import (
     SUMMARIZER_ROWS,
@@ -72,13 +73,13 @@ SUMMARIZER_STEP = LLMStep(summarizer_task(), _knowledge, ITEM_KNOWLEDGE)
 
 
 def run_item_knowledge(
-    analyst_rows: pa.Table,
+    analyst_rows: pa.Table | PromptInputs,
     engine_factory: EngineFactory,
     warehouse: Warehouse,
     partition: str,
     config: LLMJobConfig,
 ) -> ItemKnowledgeRun:
-    """The three agents over `analyst_rows` (from `reaseq_agents.item_rows`); the verifier and the
+    """The three agents over `analyst_rows` (ANALYST_ROWS, from `transforms.knowledge_inputs.analyst_rows`); the verifier and the
     summarizer see their items by item_idx."""
     analyst = run_step(ANALYST_STEP, analyst_rows, engine_factory, warehouse, partition, config)
     verifier_rows = analyst.rows.sort_by("item_idx")
@@ -115,7 +116,11 @@ def item_knowledge_metadata(run: ItemKnowledgeRun) -> dict[str, int | float]:
 
 
 def item_knowledge(
-    analyst_rows: pa.Table, engine_factory: EngineFactory, warehouse: Warehouse, partition: str, config: LLMJobConfig
+    analyst_rows: pa.Table | PromptInputs,
+    engine_factory: EngineFactory,
+    warehouse: Warehouse,
+    partition: str,
+    config: LLMJobConfig,
 ) -> tuple[pa.Table, dict]:
     """ITEM_KNOWLEDGE of `analyst_rows` (`run_item_knowledge`) and its metadata, with each agent's
     model; with no rows no job runs."""

@@ -87,8 +87,43 @@ def number_claims(knowledge: Mapping[str, object]) -> list[Claim]:
 
 _WORD = re.compile(r"[a-z0-9]+")
 _STOPWORDS = frozenset(
-    "the and for with from this that your you are was were has have had not but all any its our "
-    "their they them very more most into onto over under about per each other".split()
+    [
+        "the",
+        "and",
+        "for",
+        "with",
+        "from",
+        "this",
+        "that",
+        "your",
+        "you",
+        "are",
+        "was",
+        "were",
+        "has",
+        "have",
+        "had",
+        "not",
+        "but",
+        "all",
+        "any",
+        "its",
+        "our",
+        "their",
+        "they",
+        "them",
+        "very",
+        "more",
+        "most",
+        "into",
+        "onto",
+        "over",
+        "under",
+        "about",
+        "per",
+        "each",
+        "other",
+    ]
 )
 
 

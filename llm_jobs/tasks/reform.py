@@ -166,6 +166,23 @@ def _trimmed(texts: Sequence[str], task: Task, token_budget: int, budget: Review
     return kept
 
 
+def review_packing(task: Task, budget: ReviewBudget = ReviewBudget()) -> dict[str, int | float]:
+    """How `task`'s reviews are trimmed to `budget`, as plain numbers for a Spark job
+    (transforms.knowledge_inputs.ReviewPacking): the tokens left for reviews, and what a review's
+    block adds to its characters, before and per digit of its position (`untrusted_block`)."""
+    cap = task.untrusted_columns[_REVIEW_COLUMN]
+    label = f"{_REVIEW_COLUMN.upper()} "
+    block_chars = len(untrusted_block(label, "", cap))
+    return {
+        "token_budget": _review_token_budget(task, budget),
+        "chars_per_token": budget.chars_per_token,
+        "review_chars": cap,
+        "block_chars": block_chars,
+        # The label is written twice, at the block's opening and at its close.
+        "digit_chars": len(untrusted_block(f"{label}1", "", cap)) - block_chars,
+    }
+
+
 def profile_rows(bundles: pa.Table, task: Task, budget: ReviewBudget = ReviewBudget()) -> list[dict]:
     """`task`'s input rows from `review_bundles` rows of the task's entity kind, by entity_idx: each
     entity's review texts in their upstream order, trimmed to the budget. Entities without review

@@ -3,6 +3,7 @@ the invariants hold on whatever the model answered."""
 
 from __future__ import annotations
 
+import glob
 import json
 from collections import defaultdict
 
@@ -32,9 +33,10 @@ def ids(synthetic_run):
 @pytest.fixture(scope="module")
 def splits(synthetic_run):
     rows = read_set(synthetic_run.wh, "interactions_train").to_pylist()
-    heldout = read_set(synthetic_run.wh, "interactions_valid").to_pylist() + read_set(
-        synthetic_run.wh, "interactions_test"
-    ).to_pylist()
+    heldout = (
+        read_set(synthetic_run.wh, "interactions_valid").to_pylist()
+        + read_set(synthetic_run.wh, "interactions_test").to_pylist()
+    )
     train = defaultdict(list)
     for row in rows:
         train[row["user_idx"]].append(row)
@@ -94,12 +96,18 @@ def test_i2i_pairs_are_recomputed_on_the_fused_interactions(synthetic_run, ids):
         assert 0 <= meta[f"long_tail_coverage_before.{method}"] <= 1
 
 
+def _jsonl(folder: str) -> list[dict]:
+    """The records of a folder of JSONL part files, as Spark wrote them."""
+    return [json.loads(line) for path in sorted(glob.glob(f"{folder}/part-*.jsonl")) for line in open(path)]
+
+
 def test_sft_exports_are_chat_records_with_long_tail_weights(synthetic_run):
     directory = synthetic_run.wh.table_path("llm", "i2i_sft_examples", synthetic_run.partition)
     tail = {r["item_idx"] for r in read_set(synthetic_run.wh, "item_features").to_pylist() if r["is_long_tail"]}
-    generator = [json.loads(line) for line in open(f"{directory}/generator.jsonl")]
-    discriminator = [json.loads(line) for line in open(f"{directory}/discriminator.jsonl")]
+    generator, discriminator = _jsonl(f"{directory}/generator"), _jsonl(f"{directory}/discriminator")
     assert generator and discriminator
+    meta = _metadata(synthetic_run.result, "llm/i2i_sft_examples")
+    assert (meta["generator_examples"], meta["discriminator_examples"]) == (len(generator), len(discriminator))
     for record in generator:
         assert [m["role"] for m in record["messages"]] == ["system", "user", "assistant"]
         (pick,) = json.loads(record["messages"][2]["content"])["picks"]
@@ -130,7 +138,9 @@ def test_slmr_scores_cover_every_candidate_and_count_missing_ones(synthetic_run)
 
 
 def test_pairwise_supervision_orders_pairs_by_gap(synthetic_run, ids):
-    scores = {(s["user_idx"], s["candidate_set"], s["item_idx"]): s["score"] for s in _llm_table(synthetic_run, "slmr_scores")}
+    scores = {
+        (s["user_idx"], s["candidate_set"], s["item_idx"]): s["score"] for s in _llm_table(synthetic_run, "slmr_scores")
+    }
     pairs = read_set(synthetic_run.wh, "llm_pairwise_supervision").to_pylist()
     per_prompt = defaultdict(list)
     for p in pairs:
@@ -142,8 +152,12 @@ def test_pairwise_supervision_orders_pairs_by_gap(synthetic_run, ids):
     for prompt, gaps in per_prompt.items():
         assert len(gaps) <= TINY_SLMR.pairs_per_user
         ordered = sorted(
-            (scores[(*prompt, i)] - scores[(*prompt, j)] for (u, c, i) in scores for (u2, c2, j) in scores
-             if (u, c) == (u2, c2) == prompt and scores[(u, c, i)] > scores[(u, c, j)]),
+            (
+                scores[(*prompt, i)] - scores[(*prompt, j)]
+                for (u, c, i) in scores
+                for (u2, c2, j) in scores
+                if (u, c) == (u2, c2) == prompt and scores[(u, c, i)] > scores[(u, c, j)]
+            ),
             reverse=True,
         )
         assert sorted(gaps, reverse=True) == pytest.approx(ordered[: TINY_SLMR.pairs_per_user])

@@ -13,7 +13,7 @@ import pytest
 from llm_jobs.factor_embeddings import as_numpy
 from llm_jobs.factor_sets import resolve_factor_set
 from llm_jobs.tasks.reaseq_knowledge import KNOWLEDGE_FIELDS
-from llm_jobs.tasks.reform import ReviewBudget, profile_rows, profile_task
+from llm_jobs.tasks.reform import ReviewBudget, profile_task, review_packing
 from schemas.registry import published_schema, table_schema
 from schemas.tables import (
     AUGMENTED_USER_SEQUENCES,
@@ -29,7 +29,7 @@ from schemas.tables import (
     reform_profiles_schema,
 )
 from transforms.augmented_features import augment_item_features, augment_user_features, augment_user_sequences
-from transforms.knowledge_inputs import first_rows, interest_users, most_reviewed
+from transforms.knowledge_inputs import ReviewPacking, interest_users, most_reviewed, profile_prompt_rows
 from validation import validate_table
 
 T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
@@ -263,53 +263,77 @@ def _review(user_idx: int, item_idx: int, text: str) -> dict:
     return {"user_idx": user_idx, "item_idx": item_idx, "rating": 4.0, "ts": T0, "summary": "ok", "review_text": text}
 
 
-def test_the_most_reviewed_entities_are_profiled_first():
-    bundles = pa.Table.from_pylist(
-        [
-            {"entity_kind": "user", "entity_idx": 3, "reviews": [_review(3, 0, "a")], "n_reviews_total": 1},
-            {"entity_kind": "user", "entity_idx": 1, "reviews": [_review(1, 0, "b")], "n_reviews_total": 5},
-            {"entity_kind": "user", "entity_idx": 0, "reviews": [_review(0, 0, "c")], "n_reviews_total": 1},
-            {"entity_kind": "item", "entity_idx": 0, "reviews": [_review(3, 0, "a")], "n_reviews_total": 9},
-        ],
-        schema=REVIEW_BUNDLES,
+def _entities(df) -> list[int]:
+    return [row["entity_idx"] for row in df.collect()]
+
+
+def test_the_most_reviewed_entities_are_profiled_first(spark):
+    bundles = _spark_table(
+        spark,
+        pa.Table.from_pylist(
+            [
+                {"entity_kind": "user", "entity_idx": 3, "reviews": [_review(3, 0, "a")], "n_reviews_total": 1},
+                {"entity_kind": "user", "entity_idx": 1, "reviews": [_review(1, 0, "b")], "n_reviews_total": 5},
+                {"entity_kind": "user", "entity_idx": 0, "reviews": [_review(0, 0, "c")], "n_reviews_total": 1},
+                {"entity_kind": "item", "entity_idx": 0, "reviews": [_review(3, 0, "a")], "n_reviews_total": 9},
+            ],
+            schema=REVIEW_BUNDLES,
+        ),
     )
-    assert most_reviewed(bundles, "user", 2)["entity_idx"].to_pylist() == [1, 0]
-    assert most_reviewed(bundles, "user", None)["entity_idx"].to_pylist() == [1, 0, 3]
-    assert most_reviewed(bundles, "user", 0).num_rows == 0
-    assert most_reviewed(bundles, "item", 5)["entity_idx"].to_pylist() == [0]
-    assert first_rows(bundles, [("entity_idx", "descending")], 1)["entity_idx"].to_pylist() == [3]
+    assert _entities(most_reviewed(bundles, "user", 2)) == [1, 0]
+    assert _entities(most_reviewed(bundles, "user", None)) == [1, 0, 3]
+    assert most_reviewed(bundles, "user", 0).count() == 0
+    assert _entities(most_reviewed(bundles, "item", 5)) == [0]
 
 
-def test_max_review_tokens_trims_the_reviews_of_a_prompt():
+def test_max_review_tokens_trims_the_reviews_of_a_prompt(spark):
     task = profile_task(resolve_factor_set(), "user")
     reviews = [_review(0, i, "word " * 150) for i in range(20)]
-    bundles = pa.Table.from_pylist(
-        [{"entity_kind": "user", "entity_idx": 0, "reviews": reviews, "n_reviews_total": 20}], schema=REVIEW_BUNDLES
+    bundles = _spark_table(
+        spark,
+        pa.Table.from_pylist(
+            [{"entity_kind": "user", "entity_idx": 0, "reviews": reviews, "n_reviews_total": 20}], schema=REVIEW_BUNDLES
+        ),
     )
-    (full,) = profile_rows(bundles, task, ReviewBudget())
-    (capped,) = profile_rows(bundles, task, ReviewBudget(max_review_tokens=600))
+
+    def prompt(budget: ReviewBudget) -> dict:
+        (row,) = profile_prompt_rows(bundles, "user", None, ReviewPacking(**review_packing(task, budget))).collect()
+        return row.asDict()
+
+    full, capped = prompt(ReviewBudget()), prompt(ReviewBudget(max_review_tokens=600))
     assert len(capped["review"]) < len(full["review"]) and capped["review"] == full["review"][: len(capped["review"])]
     with pytest.raises(ValueError, match="max_review_tokens 100"):
-        profile_rows(bundles, task, ReviewBudget(max_review_tokens=100))
+        review_packing(task, ReviewBudget(max_review_tokens=100))
 
 
-def test_interest_users_have_known_recent_items_and_room_for_beyond_log_ones():
-    sequences = pa.Table.from_pylist(
-        [
-            {"user_idx": 0, "item_idx": [5, 6], "ts": [T0, T0]},  # no item with knowledge
-            {"user_idx": 1, "item_idx": [1, 5], "ts": [T0, T0]},  # one, three known items left
-            {"user_idx": 2, "item_idx": [1, 2], "ts": [T0, T0]},  # two, two left
-            {"user_idx": 3, "item_idx": [1, 2, 3, 4], "ts": [T0] * 4},  # every known item: nothing to map to
-            {"user_idx": 4, "item_idx": [], "ts": []},
-            {"user_idx": 5, "item_idx": [7, 2], "ts": [T0, T0]},  # as user 1, so after it
-        ],
-        schema=USER_SEQUENCES,
+def _spark_table(spark, table: pa.Table):
+    return spark.createDataFrame(table)
+
+
+def _users(df) -> list[int]:
+    return [row["user_idx"] for row in df.collect()]
+
+
+def test_interest_users_have_known_recent_items_and_room_for_beyond_log_ones(spark):
+    sequences = _spark_table(
+        spark,
+        pa.Table.from_pylist(
+            [
+                {"user_idx": 0, "item_idx": [5, 6], "ts": [T0, T0]},  # no item with knowledge
+                {"user_idx": 1, "item_idx": [1, 5], "ts": [T0, T0]},  # one, three known items left
+                {"user_idx": 2, "item_idx": [1, 2], "ts": [T0, T0]},  # two, two left
+                {"user_idx": 3, "item_idx": [1, 2, 3, 4], "ts": [T0] * 4},  # every known item: nothing to map to
+                {"user_idx": 4, "item_idx": [], "ts": []},
+                {"user_idx": 5, "item_idx": [7, 2], "ts": [T0, T0]},  # as user 1, so after it
+            ],
+            schema=USER_SEQUENCES,
+        ),
     )
-    known = pa.array([1, 2, 3, 4], pa.int32())
-    assert interest_users(sequences, known, 10, 4, None).to_pylist() == [1, 5, 2, 0]
-    assert interest_users(sequences, known, 10, 4, 2).to_pylist() == [1, 5]
+    known = spark.createDataFrame([(i,) for i in [1, 2, 3, 4]], "item_idx int")
+    assert _users(interest_users(sequences, known, 10, 4, None)) == [1, 5, 2, 0]
+    assert _users(interest_users(sequences, known, 10, 4, 2)) == [1, 5]
     # Wanting only two beyond-log items, room beyond two does not count: the most covered first.
-    assert interest_users(sequences, known, 10, 2, None).to_pylist() == [2, 1, 5, 0]
+    assert _users(interest_users(sequences, known, 10, 2, None)) == [2, 1, 5, 0]
     # Only the last `history_length` items are shown: user 1's known item falls out of its prompt.
-    assert interest_users(sequences, known, 1, 4, None).to_pylist() == [5, 2, 0, 1]
-    assert interest_users(sequences, pa.array([], pa.int32()), 10, 4, None).to_pylist() == []
+    assert _users(interest_users(sequences, known, 1, 4, None)) == [5, 2, 0, 1]
+    assert _users(interest_users(sequences, known.limit(0), 10, 4, None)) == []

@@ -17,12 +17,19 @@ from support.llm_job_support import PARTITION, Counting
 from llm_jobs.config import LLMJobConfig
 from llm_jobs.handler import shared_engine
 from llm_jobs.step import accepted_outputs
-from llm_jobs.tasks.reaseq_agents import SUMMARY_CHARS, SUMMARY_WORDS, has_price, item_rows, item_text
+from llm_jobs.tasks.reaseq_agents import (
+    ITEM_TEXT_CHARS,
+    MAX_REVIEWS,
+    REVIEW_CHARS,
+    SUMMARY_CHARS,
+    SUMMARY_WORDS,
+    has_price,
+    item_text,
+)
 from llm_jobs.tasks.reaseq_interests import (
     INTEREST_CHARS,
     beyond_log_items,
     run_user_interests,
-    user_interest_rows,
 )
 from llm_jobs.tasks.reaseq_items import (
     ITEM_KNOWLEDGE,
@@ -31,6 +38,7 @@ from llm_jobs.tasks.reaseq_items import (
 )
 from llm_jobs.tasks.reaseq_knowledge import KNOWLEDGE_FIELDS, content_words, number_claims, passes_checks
 from storage.warehouse import Warehouse
+from transforms.knowledge_inputs import analyst_rows, interest_prompt_rows
 
 # Every test here talks to the embedded model, some through engines built in the test body.
 pytestmark = pytest.mark.llm
@@ -83,27 +91,35 @@ def stand_in_embedding(texts: list[str], dim: int = 64) -> np.ndarray:
     return vectors
 
 
-def _run(counting: Counting, warehouse: Warehouse):
+def _analyst_rows(spark) -> pa.Table:
+    return analyst_rows(spark.createDataFrame(ITEMS), ITEM_TEXT_CHARS, REVIEW_CHARS, MAX_REVIEWS).toArrow()
+
+
+def _run(spark, counting: Counting, warehouse: Warehouse):
     started = time.perf_counter()
-    items = run_item_knowledge(item_rows(ITEMS), counting, warehouse, PARTITION, CONFIG)
-    interest_rows = user_interest_rows(SEQUENCES, ITEMS, items.table)
+    items = run_item_knowledge(_analyst_rows(spark), counting, warehouse, PARTITION, CONFIG)
+    sequences = spark.createDataFrame(SEQUENCES)
+    knowledge = spark.createDataFrame(items.table.select(["item_idx", "summary"]))
+    interest_rows = interest_prompt_rows(
+        sequences, sequences.select("user_idx"), spark.createDataFrame(ITEMS), knowledge, 10
+    ).toArrow()
     interests, interests_job = run_user_interests(interest_rows, counting, warehouse, PARTITION, CONFIG, k=K)
     return items, interests, interests_job, time.perf_counter() - started
 
 
 @pytest.fixture(scope="module")
-def reaseq(tmp_path_factory):
+def reaseq(tmp_path_factory, spark):
     counting = Counting()
     warehouse = Warehouse(str(tmp_path_factory.mktemp("reaseq")))
-    items, interests, interests_job, _ = _run(counting, warehouse)
+    items, interests, interests_job, _ = _run(spark, counting, warehouse)
     return counting, warehouse, items, interests, interests_job
 
 
-def test_verified_knowledge_keeps_only_claims_the_verifier_and_checks_kept(reaseq):
+def test_verified_knowledge_keeps_only_claims_the_verifier_and_checks_kept(reaseq, spark):
     _, warehouse, run, _, _ = reaseq
     analyst = {key["item_idx"]: output for key, output in accepted_outputs(warehouse, run.analyst, ["item_idx"])}
     verdicts = {key["item_idx"]: output for key, output in accepted_outputs(warehouse, run.verifier, ["item_idx"])}
-    rows = {row["item_idx"]: row for row in item_rows(ITEMS).to_pylist()}
+    rows = {row["item_idx"]: row for row in _analyst_rows(spark).to_pylist()}
     assert run.table.schema == ITEM_KNOWLEDGE and run.table.num_rows >= 1
 
     for item in run.table.to_pylist():
@@ -174,11 +190,11 @@ def test_interests_map_to_catalog_items_outside_the_history(reaseq):
         assert len(set(picks)) == len(picks) == min(K * PER_INTEREST, len(set(catalog) - set(history)))
 
 
-def test_a_rerun_is_answered_by_the_cache(reaseq):
+def test_a_rerun_is_answered_by_the_cache(reaseq, spark):
     counting, warehouse, run, interests, _ = reaseq
     sent = shared_engine(counting).requests
 
-    again, interests_again, interests_job, seconds = _run(counting, warehouse)
+    again, interests_again, interests_job, seconds = _run(spark, counting, warehouse)
 
     assert shared_engine(counting).requests == sent
     assert [job.requests_sent for job in (again.analyst, again.verifier, again.summarizer, interests_job)] == [0] * 4

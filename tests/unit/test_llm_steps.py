@@ -1,22 +1,19 @@
-"""Every method's parse step, without a model: outputs paired with their input rows, turned into
-typed rows, and the numbers the assets report about them."""
+"""Every method's parse step, without a model: outputs beside their input rows, turned into typed
+rows, and the numbers the assets report about them."""
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from llm_jobs.factor_sets import resolve_factor_set
 from llm_jobs.reform_profiles import augmented_metadata, profile_metadata
-from llm_jobs.step import StepRun, parsed_outputs, step_rows
+from llm_jobs.step import LLMStep, StepRun, parsed_outputs
 from llm_jobs.tasks.i2i import discriminator_step, generator_metadata, generator_step, judgement_metadata
-from llm_jobs.tasks.reaseq_agents import item_rows
-from llm_jobs.tasks.reaseq_interests import interest_metadata, train_histories, user_interests_step
+from llm_jobs.tasks.reaseq_agents import ANALYST_ROWS
+from llm_jobs.tasks.reaseq_interests import interest_metadata, user_interests_step
 from llm_jobs.tasks.reaseq_items import ANALYST_STEP, SUMMARIZER_STEP, VERIFIER_STEP
 from llm_jobs.tasks.reform import profile_step, profile_task
 from llm_jobs.tasks.slmr import score_metadata, scoring_step
-from schemas.registry import Features
-from schemas.tables import ITEM_KNOWLEDGE, REASEQ_USER_INTERESTS, SPLITS
-from storage.warehouse import Warehouse
+from schemas.tables import ITEM_KNOWLEDGE, REASEQ_USER_INTERESTS
 
 
 class _Job:
@@ -26,11 +23,19 @@ class _Job:
         self.rows, self.accepted = rows, accepted
 
 
+def step_rows(step: LLMStep, inputs: list[dict], outputs: list[tuple[dict, dict]]) -> pa.Table:
+    """What the job's workers write: `to_rows` of each accepted output beside its own input row."""
+    keys = step.task.key_columns
+    by_key = {tuple(row[c] for c in keys): row for row in inputs}
+    rows = [out for key, output in outputs for out in step.to_rows(by_key[tuple(key[c] for c in keys)], output)]
+    return pa.Table.from_pylist(rows, schema=step.schema)
+
+
 def _generator_inputs() -> list[dict]:
     return [{"user_idx": user, "history": [], "candidates": []} for user in (1, 2, 3, 4)]
 
 
-def test_outputs_meet_their_input_rows_in_order_and_rejected_rows_yield_nothing():
+def test_outputs_become_rows_beside_their_input_rows_and_rejected_rows_yield_nothing():
     outputs = [
         ({"user_idx": 1}, {"picks": [{"item": "7", "reason": "a"}, {"item": "7", "reason": "b"}]}),
         ({"user_idx": 2}, {"picks": [{"item": "9", "reason": "c"}]}),
@@ -45,13 +50,6 @@ def test_outputs_meet_their_input_rows_in_order_and_rejected_rows_yield_nothing(
     ]
     metadata = generator_metadata(StepRun(picks, _Job(rows=4, accepted=3)))
     assert metadata == {"users_prompted": 4, "synthetic_pairs_generated": 2, "users_with_no_pick": 1}
-
-
-def test_an_output_without_its_input_row_is_an_error_naming_the_task_and_key():
-    outputs = [({"user_idx": 3}, {"picks": []}), ({"user_idx": 1}, {"picks": []})]
-
-    with pytest.raises(ValueError, match=r"task i2i_generator: the accepted output of \{'user_idx': 1\}"):
-        step_rows(generator_step(2), _generator_inputs(), outputs)
 
 
 def test_a_jobs_accepted_table_parses_once_into_keys_and_outputs():
@@ -125,17 +123,19 @@ _KNOWLEDGE = {
 
 
 def test_the_item_agents_chain_row_to_row_and_keep_only_verified_claims():
-    analyst_rows = item_rows(
-        pa.table(
+    analyst_rows = pa.Table.from_pylist(
+        [
             {
-                "item_idx": pa.array([3], pa.int32()),
-                "title": ["Cooking Magazine"],
-                "category": ["Magazines"],
-                "price": [None],
-                "description": ["Monthly recipes for busy cooks."],
-                "reviews": [["great recipes"]],
+                "item_idx": 3,
+                "title": "Cooking Magazine",
+                "category": "Magazines",
+                "description": "Monthly recipes for busy cooks.",
+                "price": None,
+                "price_text": "unknown",
+                "reviews": ["great recipes"],
             }
-        )
+        ],
+        schema=ANALYST_ROWS,
     )
     key = {"item_idx": 3}
 
@@ -152,7 +152,10 @@ def test_the_item_agents_chain_row_to_row_and_keep_only_verified_claims():
     assert item["complementary_categories"] == []  # c7, reported unsupported
     # No known price: the tier is dropped by the checks, as "glossy paper" is.
     assert (item["price_tier"], item["claims_total"], item["claims_dropped"], item["claims_dropped_by_checks"]) == (
-        "unknown", 9, 3, 2
+        "unknown",
+        9,
+        3,
+        2,
     )
 
 
@@ -173,15 +176,3 @@ def test_interests_rows_and_their_metadata():
         "beyond_log_items": 3,
         "beyond_log_items_per_user": 1.5,
     }
-
-
-def test_train_histories_read_only_the_training_rows_of_the_users_asked(tmp_path):
-    warehouse = Warehouse(str(tmp_path))
-    rows = [(1, 10, "train"), (1, 11, "valid"), (1, 12, "train"), (2, 10, "train"), (3, 13, "train")]
-    columns = {"user_idx": [r[0] for r in rows], "item_idx": [r[1] for r in rows], "split": [r[2] for r in rows]}
-    schema = pa.schema([SPLITS.field(name) for name in columns])
-    path = warehouse.table_path(Features.SPLITS.layer, Features.SPLITS.name, "2024-01-01")
-    warehouse.fs.create_dir(path, recursive=True)
-    pq.write_table(pa.table(columns, schema=schema), f"{path}/part-0.parquet")
-
-    assert train_histories(warehouse, "2024-01-01", [1, 3]) == {1: {10, 12}, 3: {13}}

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import math
-
-import pyarrow as pa
 import pytest
 from pydantic import ValidationError
 
 from llm_jobs.tasks.reaseq_agents import (
-    MAX_REVIEWS,
-    REVIEW_CHARS,
     ItemSummary,
-    item_rows,
-    item_text,
     knowledge_text,
     verifier_row,
     verifier_task,
 )
-from llm_jobs.tasks.reaseq_interests import user_interest_rows, user_interests_task
+from llm_jobs.tasks.reaseq_interests import user_interests_task
 from llm_jobs.tasks.reaseq_knowledge import Claim, content_words, number_claims, verify
 
 KNOWLEDGE = {
@@ -32,19 +25,16 @@ KNOWLEDGE = {
     "price_tier": "premium",
 }
 ITEM_TEXT = ["Bon Appetit Magazine", "Food & Cooking", "Recipes every month.", "Glossy photos, lovely."]
-ITEMS = pa.Table.from_pylist(
-    [
-        {
-            "item_idx": 4,
-            "title": "  Bon   Appetit ",
-            "category": "Food",
-            "price": 19.5,
-            "description": None,
-            "reviews": ["", "x" * 500, "good", "  ", "fine", "late"],
-        },
-        {"item_idx": 5, "title": "Kids", "category": "Books", "price": math.nan, "description": "d"},
-    ]
-)
+#: An analyst row (transforms.knowledge_inputs.analyst_rows), its texts capped.
+ANALYST_ROW = {
+    "item_idx": 4,
+    "title": "Bon Appetit",
+    "category": "Food",
+    "description": "",
+    "price": 19.5,
+    "price_text": "19.50",
+    "reviews": ["x" * 240, "good", "fine"],
+}
 
 
 def test_claims_are_distinct_phrases_per_field_then_the_price_tier():
@@ -109,7 +99,7 @@ def test_checks_drop_an_ungrounded_category_and_a_tier_without_a_price():
 
 def test_the_verifier_can_only_name_the_rows_claims():
     claims = number_claims(KNOWLEDGE)
-    row = verifier_row(item_rows(ITEMS).to_pylist()[0], claims)
+    row = verifier_row(ANALYST_ROW, claims)
 
     request = verifier_task().render(row)
 
@@ -120,16 +110,6 @@ def test_the_verifier_can_only_name_the_rows_claims():
     assert "<<<CLAIMS c4>>>\nkey attribute: Bloomsbury edition\n<<<END CLAIMS c4>>>" in request.messages[1]["content"]
     with pytest.raises(ValidationError):
         verifier_task().parse('{"unsupported": ["c10"]}', row)
-
-
-def test_item_rows_cap_the_text_the_agents_and_checks_see():
-    first, second = item_rows(ITEMS).to_pylist()
-
-    assert first["title"] == "Bon Appetit" and first["description"] == ""
-    assert first["reviews"] == ["x" * REVIEW_CHARS, "good", "fine"] and len(first["reviews"]) == MAX_REVIEWS
-    assert (first["price"], first["price_text"]) == (19.5, "19.50")
-    assert (second["price"], second["price_text"], second["reviews"]) == (None, "unknown", [])
-    assert item_text(second) == ["Kids", "Books", "d"]
 
 
 def test_summary_allows_80_words_and_no_more():
@@ -148,16 +128,3 @@ def test_interests_are_k_distinct_phrases():
     for bad in ('{"interests": ["hiking", " Hiking"]}', '{"interests": ["hiking"]}'):
         with pytest.raises(ValidationError):
             task.parse(bad, row)
-
-
-def test_interest_rows_hold_the_last_items_with_their_summaries():
-    sequences = pa.table({"user_idx": [0, 1, 2], "item_idx": [[1, 2, 3], [], [2]]})
-    features = pa.table({"item_idx": [1, 2, 3], "title": ["A", "B", "C"]})
-    knowledge = pa.table({"item_idx": [3], "summary": ["about C"]})
-
-    rows = user_interest_rows(sequences, features, knowledge, max_history=2).to_pylist()
-
-    assert rows == [
-        {"user_idx": 0, "history": [{"id": 2, "text": "B"}, {"id": 3, "text": "C: about C"}]},
-        {"user_idx": 2, "history": [{"id": 2, "text": "B"}]},
-    ]

@@ -178,8 +178,6 @@ class ResponseCache:
         self.warehouse = warehouse
         self.task_name = task_name
         self.directory = warehouse.path("llm", "_cache", task_name)
-        #: Where the unreadable files this instance moved aside now lie.
-        self.quarantined: list[str] = []
         self._buckets: dict[str, list[_SortedFile]] = {}
 
     def __getstate__(self) -> dict:
@@ -284,7 +282,6 @@ class ResponseCache:
             self.warehouse.fs.move(path, target)
         except FileNotFoundError:  # another run moved it first
             pass
-        self.quarantined.append(target)
         count("cache_quarantined")
         logger.warning(
             "task %s: unreadable response cache file %s moved to %s (%s: %s); its requests are sent again",

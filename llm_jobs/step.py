@@ -2,7 +2,8 @@
 
 A step pairs a task (what is asked of each input row) with `to_rows` (what each accepted answer
 becomes), as Bespoke Curator pairs a prompt with a parse. `run_step` runs every step of every
-method: the job, then each accepted output parsed once and handed with its input row to `to_rows`.
+method: the job, whose workers hand each accepted output, parsed once, with its input row to
+`to_rows` and write what it returns.
 Steps chain: one step's output rows may be the next step's input rows (the ReaSeq agents).
 """
 

@@ -81,6 +81,10 @@ class Engine(Protocol):
     def close(self) -> None: ...
 
 
+# An engine may also say how many requests per `generate` call keep it busy, as an int attribute
+# `preferred_batch_size` (llm_jobs.handler.batching reads it; 8 when absent).
+
+
 @runtime_checkable
 class HealthChecked(Protocol):
     """An engine behind a network hop, which can be dead or stalled while it is "built"."""

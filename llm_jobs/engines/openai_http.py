@@ -105,6 +105,9 @@ class OpenAIEngine:
         self.model = model
         self.model_id = f"openai:{model}@{host}"
         self.supports_logprobs = True
+        # A batch's requests go out `concurrency` at a time; several rounds a batch keep the
+        # connections busy between commits.
+        self.preferred_batch_size = 8 * concurrency
         self._api_key_env = api_key_env
         self._api_key = os.environ.get(api_key_env) if api_key_env else None
         self._timeout_s = timeout_s

@@ -142,6 +142,8 @@ class VLLMEngine:
             ) from exc
         self.model_id = f"vllm:{model}:{kwargs['dtype']}"
         self.supports_logprobs = True
+        # vLLM schedules a whole batch at once: hundreds of sequences in flight keep a GPU busy.
+        self.preferred_batch_size = 256
         self._refusal = refusal_error()
         self._llm = vllm.LLM(**kwargs)
 

@@ -14,7 +14,7 @@ yet deleted, two files of a bucket) resolves to its newest response.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import apache_beam as beam
 import pyarrow as pa
@@ -74,11 +74,18 @@ def compact(cache: ResponseCache, config: LLMJobConfig) -> int:
         return 0
     chunks = [batches[i : i + BATCHES_PER_CHUNK] for i in range(0, len(batches), BATCHES_PER_CHUNK)]
     options = PipelineOptions.from_dictionary({"runner": config.runner, **config.pipeline_options})
-    quarantined = 0
-    for label, elements, fold in (("Chunks", chunks, _fold_chunk), ("Buckets", BUCKETS, _merge_bucket)):
-        pipeline = beam.Pipeline(options=options)
-        _ = pipeline | label >> beam.Create(elements) | f"Fold{label}" >> beam.Map(fold, cache)
-        result = pipeline.run()
-        result.wait_until_finish()
-        quarantined += job_counters(result)["cache_quarantined"]
+    quarantined = _run(options, "Chunks", chunks, _fold_chunk, cache)
+    # Listing the buckets costs far less than starting a pipeline that would find nothing to merge.
+    crowded = [bucket for bucket in BUCKETS if len(cache.compacted_files(bucket)) > MERGE_AT]
+    if crowded:
+        quarantined += _run(options, "Buckets", crowded, _merge_bucket, cache)
     return quarantined
+
+
+def _run(options: PipelineOptions, label: str, elements: Sequence, fold: Callable, cache: ResponseCache) -> int:
+    """`fold(element, cache)` for each element in the workers; returns the files quarantined."""
+    pipeline = beam.Pipeline(options=options)
+    _ = pipeline | label >> beam.Create(elements) | f"Fold{label}" >> beam.Map(fold, cache)
+    result = pipeline.run()
+    result.wait_until_finish()
+    return job_counters(result)["cache_quarantined"]

@@ -247,9 +247,9 @@ class ResponseCache:
     def _open_sorted(self, path: str) -> _SortedFile | None:
         try:
             parquet = pq.ParquetFile(self.warehouse.fs.open_input_file(path))
-            column = parquet.schema_arrow.get_field_index("key")
-            if column < 0 or parquet.schema_arrow.names != CACHE_SCHEMA.names:
+            if parquet.schema_arrow.names != CACHE_SCHEMA.names:
                 raise ValueError(f"columns {parquet.schema_arrow.names} are not the cache's")
+            column = CACHE_SCHEMA.get_field_index("key")
             groups = [parquet.metadata.row_group(i).column(column).statistics for i in range(parquet.num_row_groups)]
             return _SortedFile(path, parquet, [g.min for g in groups], [g.max for g in groups])
         except FileNotFoundError:  # a concurrent compaction merged it away; its rows are in the merged file

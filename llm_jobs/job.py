@@ -124,24 +124,25 @@ def run_llm_job(
         input_rows=rows.num_rows(warehouse),
     )
     accepted_schema, rejects_schema = _schemas(task, input_schema)
-    final = {
-        "accepted": accepted_path(warehouse, task.name, partition),
-        "rejects": rejects_path(warehouse, task.name, partition),
-    }
-    if to_rows is not None:
-        final["step_rows"] = step_rows_path(warehouse, task.name, partition)
-    schemas = {"accepted": accepted_schema, "rejects": rejects_schema, "step_rows": step_schema}
+    accepted_final, rejects_final = (
+        accepted_path(warehouse, task.name, partition),
+        rejects_path(warehouse, task.name, partition),
+    )
     try:
         with ExitStack() as stack:
-            staging = {name: stack.enter_context(warehouse.staged_dir(path)) for name, path in final.items()}
-            for name, directory in staging.items():
-                _write_empty(warehouse, directory, schemas[name])
+
+            def staged(final: str, schema: pa.Schema) -> str:
+                """A staging directory that replaces `final` when the job succeeds, holding the schema."""
+                directory = stack.enter_context(warehouse.staged_dir(final))
+                _write_empty(warehouse, directory, schema)
+                return directory
+
             outputs = Outputs(
-                staging["accepted"],
+                staged(accepted_final, accepted_schema),
                 accepted_schema,
-                staging["rejects"],
+                staged(rejects_final, rejects_schema),
                 rejects_schema,
-                staging.get("step_rows"),
+                staged(step_rows_path(warehouse, task.name, partition), step_schema) if to_rows else None,
                 step_schema,
                 to_rows,
             )
@@ -175,14 +176,14 @@ def run_llm_job(
         hallucinated_ids=counters["hallucinated_ids"],
         runner=config.runner,
         started_at=started_at,
-        output_path=final["accepted"],
-        rejects_path=final["rejects"],
+        output_path=accepted_final,
+        rejects_path=rejects_final,
     )
     write_run(warehouse, result)
     if result.reject_rate > config.max_reject_rate:
         raise RejectRateExceeded(
             f"task {task.name} v{task.version}, partition {partition}: {rejected} of {result.rows} rows "
             f"rejected ({result.reject_rate:.0%}), above max_reject_rate {config.max_reject_rate:.0%}; "
-            f"raw outputs and validation errors are in {final['rejects']}"
+            f"raw outputs and validation errors are in {rejects_final}"
         )
     return result

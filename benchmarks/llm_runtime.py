@@ -1,7 +1,8 @@
 """The LLM runtime's own cost: seconds per request and driver memory at 10k, 100k and 1M requests.
 
-The engine is `InstantScriptedEngine` (tests/support/instant_engine.py): it answers every request
-at once with one scripted, valid answer, so the whole wall time of a job is the runtime's own --
+The task is the tests' demo picks task (tests/support/llm_job_support.py: a review and 10 candidate
+ids in, up to 2 picks out). The engine is `InstantScriptedEngine` (tests/support/instant_engine.py):
+it answers every request at once with one scripted, valid answer, so the whole wall time of a job is the runtime's own --
 reading input shards, rendering, cache keys and lookups, Beam, RunInference batching, committing
 each batch to the cache, validation and the output shards. It measures the runtime only; no task's
 correctness is tested with it.
@@ -51,29 +52,6 @@ _REVIEWS = [
 ]
 
 
-def _task():
-    from pydantic import BaseModel, Field
-
-    from llm_jobs.engines.base import Sampling
-    from llm_jobs.task import CandidateId, Task
-
-    class Picks(BaseModel):
-        picks: list[CandidateId] = Field(min_length=1, max_length=2)
-        reason: str = Field(max_length=60)
-
-    return Task(
-        name="bench_runtime_picks",
-        version="1",
-        system_prompt="You recommend products. Answer with JSON only.",
-        user_template="A user wrote:\n{review}\nCandidates: {candidates}\nPick up to 2 candidates and say why.",
-        output_model=Picks,
-        key_columns=("user_id",),
-        sampling=Sampling(max_tokens=48),
-        untrusted_columns={"review": 300},
-        candidates_column="candidates",
-    )
-
-
 def _inputs(n: int, offset: int):
     import pyarrow as pa
 
@@ -115,24 +93,39 @@ class _Rss:
         self._thread.join()
 
 
+_DAYS = (PARTITION, "2024-03-02", "2024-03-03")
+
+
+def _write_inputs(n: int, work: Path) -> None:
+    """In a process of its own, so the measured one starts without the inputs' allocations."""
+    from support.llm_job_support import picks_task
+
+    from llm_jobs.inputs import write_prompt_inputs
+    from storage.warehouse import Warehouse
+
+    wh = Warehouse(str(work / "warehouse"))
+    for day, (rows, offset) in zip(_DAYS, ((n, 0), (SMALL, n), (SMALL, 0))):
+        write_prompt_inputs(wh, _inputs(rows, offset), picks_task().name, day)
+
+
 def _child(n: int, batch_size: int, work: Path, out: Path) -> None:
+    from support.instant_engine import InstantScripted
+    from support.llm_job_support import picks_task
+
     from llm_jobs.cache import ResponseCache
     from llm_jobs.cache_compaction import compact
     from llm_jobs.config import LLMJobConfig
-    from llm_jobs.inputs import write_prompt_inputs
+    from llm_jobs.inputs import PromptInputs, prompt_inputs_path
     from llm_jobs.job import run_llm_job
     from storage.warehouse import Warehouse
-    from support.instant_engine import InstantScripted
 
-    task, engine = _task(), InstantScripted(_ANSWER, batch_size)
+    task, engine = picks_task(), InstantScripted(_ANSWER, batch_size)
     config = LLMJobConfig(progress=False)
     warm = Warehouse(str(work / "warm"))
     run_llm_job(task, _inputs(100, 0), engine, warm, PARTITION, config)  # imports, first pipeline
 
     wh = Warehouse(str(work / "warehouse"))
-    inputs = write_prompt_inputs(wh, _inputs(n, 0), task.name, PARTITION)
-    later = write_prompt_inputs(wh, _inputs(SMALL, n), task.name, "2024-03-02")
-    cached = write_prompt_inputs(wh, _inputs(SMALL, 0), task.name, "2024-03-03")
+    inputs, later, cached = (PromptInputs(prompt_inputs_path(wh, task.name, day)) for day in _DAYS)
     gc.collect()
     with _Rss() as rss:
         baseline = rss.now_kib()
@@ -176,7 +169,11 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=256, help="requests per engine call")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--write-inputs", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.write_inputs:
+        _write_inputs(args.write_inputs, WORK / str(args.write_inputs))
+        return
     if args.child:
         _child(args.child, args.batch_size, WORK / str(args.child), args.out)
         return
@@ -186,6 +183,7 @@ def main() -> None:
         (WORK / str(n)).mkdir(parents=True)
         out = WORK / f"{n}.json"
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
+        subprocess.run([sys.executable, __file__, "--write-inputs", str(n)], check=True, env=env)
         cmd = [sys.executable, __file__, "--child", str(n), "--batch-size", str(args.batch_size), "--out", str(out)]
         subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
         rows.append(json.loads(out.read_text()))

@@ -80,7 +80,7 @@ def _prep_steps(read, spark, out: Path, prompts: int | None) -> dict:
 
     reform = capped(ReformResource(), "users", "items")
     reaseq = capped(ReaseqResource(), "users", "items").config()
-    i2i = capped(I2ISynthesisResource(), "users").config()
+    i2i = capped(I2ISynthesisResource(), "users", "sft_users").config()
     slmr = capped(SLMRResource(), "users", "cold_users", "tail_items").config()
 
     def write(df, name: str) -> str:

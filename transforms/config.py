@@ -67,6 +67,9 @@ class I2ISynthesisConfig(BaseModel):
     drop_real_below: float | None = Field(None, ge=0, le=1, description="None keeps every real pair")
     long_tail_target_weight: float = Field(4.0, gt=0, description="SFT sample weight of a long-tail target")
     sft_negatives_per_positive: int = Field(1, ge=0)
+    sft_users: int | None = Field(
+        None, ge=1, description="users with an SFT example, a seeded sample; None: every user with two training items"
+    )
     seed: int = 0
 
     @property

@@ -31,6 +31,7 @@ from transforms.prompt_inputs import (
     sample_per_user,
     seeded_hash,
     seeded_sample,
+    unseen_per_user,
 )
 from transforms.tables import conform
 
@@ -185,8 +186,10 @@ def long_tail_coverage(i2i_pairs: DataFrame, item_features: DataFrame) -> dict[s
 
 
 def sft_examples(splits: DataFrame, item_features: DataFrame, cfg: I2ISynthesisConfig) -> tuple[DataFrame, DataFrame]:
-    """Fine-tuning examples from real training data, one target per user: the user's last training
-    item, with the items before it as history.
+    """Fine-tuning examples from real training data, one target per user (every user with two
+    training items, or a seeded sample of `cfg.sft_users`): the user's last training item, with the
+    items before it as history. Sampled items come from `unseen_per_user`, so the export grows with
+    the users and their interactions, not with users x catalog.
 
     - generator: user_idx, history, candidates (the target among sampled items), target_idx, weight
       (cfg.long_tail_target_weight for a long-tail target, else 1.0).
@@ -199,18 +202,10 @@ def sft_examples(splits: DataFrame, item_features: DataFrame, cfg: I2ISynthesisC
     targets = ranked.filter(F.col("_rank") == 1).select("user_idx", F.col("item_idx").alias("target_idx"))
     histories = recent_histories(ranked.filter(F.col("_rank") > 1).drop("_rank"), texts, cfg.history_length)
     targets = targets.join(histories, "user_idx")  # users with at least two training items
+    if cfg.sft_users is not None:
+        targets = seeded_sample(targets, "user_idx", cfg.sft_users, cfg.seed, "sft-users")
     negatives_needed = max(cfg.candidates - 1, cfg.sft_negatives_per_positive)
-    seen = interacted(train)
-    # Not bounded yet: the pool grows with the longest history and every target user is crossed with
-    # it. Each user's sample is drawn from the whole pool, so a smaller pool changes the export; at
-    # 200k interactions this step is ~80% of the LLM preparation time (benchmarks/scale.py).
-    pool = pool_for_unseen(item_features, seen, negatives_needed, cfg.seed, "sft-pool")
-    negatives = sample_per_user(
-        targets.select("user_idx").crossJoin(pool).join(seen, ["user_idx", "item_idx"], "left_anti"),
-        negatives_needed,
-        cfg.seed,
-        "sft-negatives",
-    )
+    negatives = unseen_per_user(targets, item_features, interacted(train), negatives_needed, cfg.seed, "sft-negatives")
     target_rows = targets.select("user_idx", F.col("target_idx").alias("item_idx"))
     shown = target_rows.unionByName(negatives.filter(F.col("_rank") < cfg.candidates).select("user_idx", "item_idx"))
     candidates = collect_items(

@@ -54,6 +54,50 @@ def pool_for_unseen(items: DataFrame, seen: DataFrame, needed: int, seed: int, s
     return seeded_sample(items.select("item_idx"), "item_idx", needed + longest, seed, salt)
 
 
+#: Bits of the hash that pick one of `hash_positions`' ranges (64), each ranked in a task of its own.
+_RANGE_SHIFT = 58
+
+
+def hash_positions(items: DataFrame, key: str, seed: int, salt: str) -> tuple[DataFrame, int]:
+    """`items`' `key` with `_pos`, its 0-based position in the seeded hash order (seeded_sample's
+    order), and the number of rows. Each of 64 hash ranges is ranked on its own and offset by the
+    sizes of the ranges before it, so no stage runs as a single task; only the range sizes reach
+    the driver."""
+    ranged = items.select(key, seeded_hash(seed, salt, key).alias("_h")).withColumn(
+        "_range", F.shiftright("_h", _RANGE_SHIFT)  # the signed hash's top bits: ranges in hash order
+    )
+    offsets, total = [], 0
+    for part, rows in sorted(ranged.groupBy("_range").count().collect()):
+        offsets += [F.lit(part), F.lit(total)]
+        total += rows
+    if not total:
+        return ranged.select(key, F.lit(0).alias("_pos")), 0
+    within = F.row_number().over(Window.partitionBy("_range").orderBy("_h", key)) - 1
+    return ranged.select(key, (F.create_map(*offsets)[F.col("_range")] + within).alias("_pos")), total
+
+
+def unseen_per_user(users: DataFrame, items: DataFrame, seen: DataFrame, n: int, seed: int, salt: str) -> DataFrame:
+    """Up to `n` (user_idx, item_idx) rows per user of `users`, items of `items` the user never
+    interacted with (`seen`), a seeded sample; adds `_rank`.
+
+    Each user reads a window of consecutive positions of a seeded order of `items` (`hash_positions`),
+    from an offset of their own: `n` plus the user's interactions wide, so it holds `n` unseen items
+    whenever the catalog does. Rows grow with users x `n` plus the interactions, never with users x
+    catalog, so every user of a large catalog can be sampled (the SFT export)."""
+    positions, total = hash_positions(items, "item_idx", seed, salt)
+    width = F.least(F.lit(total), F.lit(n) + F.coalesce(F.col("_seen"), F.lit(0))).cast("int")
+    ring = F.lit(max(total, 1))
+    counts = seen.groupBy("user_idx").agg(F.count("*").alias("_seen"))
+    windows = users.select("user_idx").join(counts, "user_idx", "left").where(width >= 1)
+    drawn = windows.select(
+        "user_idx",
+        F.pmod(seeded_hash(seed, f"{salt}-start", "user_idx"), ring).alias("_start"),
+        F.explode(F.sequence(F.lit(0), width - 1)).alias("_step"),
+    )
+    at = drawn.select("user_idx", F.pmod(F.col("_start") + F.col("_step"), ring).alias("_pos")).join(positions, "_pos")
+    return sample_per_user(at.join(seen, ["user_idx", "item_idx"], "left_anti").select("user_idx", "item_idx"), n, seed, salt)
+
+
 #: Characters of a title and of a category in a prompt item's text: each is capped on its own, so a
 #: long title never pushes the category out of a prompt (the tasks cap the whole text at 90).
 TITLE_CHARS = 60

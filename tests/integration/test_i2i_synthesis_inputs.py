@@ -194,3 +194,15 @@ def test_sft_examples_target_the_last_training_item_and_weight_long_tail_targets
     assert sum(a["answer"] == "yes" for a in answers) == len(rows)
     assert sum(a["answer"] == "no" for a in answers) == len(rows) * CFG.sft_negatives_per_positive
     assert all((a["user_idx"], a["item_idx"]) not in seen for a in answers if a["answer"] == "no")
+
+
+def test_sft_users_caps_the_export_to_a_seeded_sample_of_the_same_examples(features):
+    data, items, _ = features
+    full, _ = sft_examples(data.splits, items, CFG)
+    capped, judged = sft_examples(data.splits, items, CFG.model_copy(update={"sft_users": 5}))
+
+    rows = {r["user_idx"]: r for r in rows_of(capped)}
+    every = {r["user_idx"]: r for r in rows_of(full)}
+    assert len(rows) == 5 and len(every) > 5
+    assert all(rows[u]["history"] == every[u]["history"] and rows[u]["target_idx"] == every[u]["target_idx"] for u in rows)
+    assert {r["user_idx"] for r in rows_of(judged)} == set(rows)
